@@ -1,0 +1,64 @@
+// accel::Model: a loaded, validated model, immutable after loading.
+//
+// Thread rules: a Model is immutable. Any number of threads may use the same Model at once,
+// including creating Sessions from it. Copying a Model is cheap (it shares the loaded graph
+// and weights); the data stays alive while any copy or any Session created from it exists.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "accel/status.h"
+#include "accel/tensor.h"
+
+namespace accel {
+
+namespace internal {
+struct ModelImpl;
+}
+
+// Name, element type and shape of a model input or output.
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  // -1 where a dimension is not fixed by the model. Empty with has_shape == false when even
+  // the rank is unknown.
+  std::vector<int64_t> dims;
+  // Per dimension: the symbolic name the model gives it ("N", "batch"), or "" if none.
+  std::vector<std::string> dim_names;
+  bool has_shape = true;
+};
+
+struct LoadOptions {
+  // Directory that external-data files are resolved against (and confined to) when loading
+  // from a memory buffer. Loading from a path uses the model file's directory.
+  std::string external_data_dir;
+};
+
+class Model {
+ public:
+  // Loads an ONNX model (.onnx). The error names the file, node and cause on failure,
+  // and lists every unsupported op at once.
+  static Result<Model> Load(const std::string& path, const LoadOptions& options = {});
+  // Loads an ONNX model from serialized bytes; the bytes are not referenced after the call.
+  static Result<Model> LoadFromBuffer(std::span<const std::byte> bytes,
+                                      const LoadOptions& options = {});
+
+  const std::vector<ValueInfo>& inputs() const;
+  const std::vector<ValueInfo>& outputs() const;
+
+  // For libaccel's own tools (inspect, tests); not a stable interface.
+  const internal::ModelImpl& internal_impl() const { return *impl_; }
+  static Model FromImpl(internal::ModelImpl impl);
+
+ private:
+  explicit Model(std::shared_ptr<const internal::ModelImpl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const internal::ModelImpl> impl_;
+  friend class Session;
+};
+
+}  // namespace accel

@@ -1,0 +1,28 @@
+// What accel::Model holds: the validated graph with every node bound to its OpDef.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "accel/model.h"
+#include "core/graph.h"
+#include "core/op_def.h"
+
+namespace accel::internal {
+
+struct ModelImpl {
+  core::Graph graph;
+  std::vector<const core::OpDef*> op_defs;  // per node, same order as graph.nodes
+  std::vector<int> op_versions;             // per node: the op version in force
+  std::vector<ValueInfo> inputs;            // caller-fed inputs (no initializer default)
+  std::vector<ValueInfo> outputs;
+};
+
+// Binds each node to the CPU backend's OpDef and resolves its version. Reports every
+// unsupported op of the graph in one error, not just the first.
+Status BindOps(ModelImpl& model);
+
+// Builds ModelImpl from an imported graph: bind ops, infer types, fill input/output metadata.
+Result<ModelImpl> FinishModel(core::Graph graph);
+
+}  // namespace accel::internal

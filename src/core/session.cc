@@ -1,0 +1,105 @@
+#include "accel/session.h"
+
+#include <exception>
+#include <thread>
+
+#include "core/executor.h"
+#include "core/model_impl.h"
+
+namespace accel {
+namespace internal {
+
+class SessionImpl {
+ public:
+  SessionImpl(Model model, std::unique_ptr<core::Executor> executor)
+      : model_(std::move(model)), executor_(std::move(executor)) {}
+
+  const Model& model() const { return model_; }
+  core::Executor& executor() { return *executor_; }
+
+ private:
+  Model model_;
+  std::unique_ptr<core::Executor> executor_;
+};
+
+}  // namespace internal
+
+namespace {
+
+int DefaultThreads() {
+  // Hyper-threads share one core's FMA units; count physical cores where the OS says.
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+// True when `t` points into one of the model's constants (an output that is an initializer or
+// aliases one): the caller must get its own copy, not the model's bytes.
+bool AliasesConstant(const core::Graph& g, const Tensor& t) {
+  auto p = static_cast<const std::byte*>(t.data());
+  for (const core::Value& v : g.values) {
+    if (!v.constant) continue;
+    auto base = static_cast<const std::byte*>(v.constant->data());
+    if (p >= base && p < base + v.constant->byte_size()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<internal::SessionImpl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Result<Session> Session::Create(const Model& model, const SessionOptions& options) {
+  if (options.num_threads < 0) {
+    return InvalidArgument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
+  }
+  int threads = options.num_threads == 0 ? DefaultThreads() : options.num_threads;
+  try {
+    ACCEL_ASSIGN_OR_RETURN(std::unique_ptr<core::Executor> executor,
+                           core::Executor::Create(model.impl_, threads));
+    return Session(std::make_unique<internal::SessionImpl>(model, std::move(executor)));
+  } catch (const std::exception& e) {
+    return Internal(std::string("creating session: ") + e.what());
+  }
+}
+
+Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> inputs) {
+  std::vector<std::string> names;
+  for (const ValueInfo& info : impl_->model().outputs()) names.push_back(info.name);
+  return Run(inputs, names);
+}
+
+Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> inputs,
+                                              std::span<const std::string> output_names) {
+  try {
+    const core::Graph& g = impl_->model().internal_impl().graph;
+    std::vector<int> wanted;
+    for (const std::string& name : output_names) {
+      int v = g.FindValue(name);
+      bool is_output = false;
+      for (int o : g.outputs) is_output |= o == v;
+      if (!is_output) return InvalidArgument("unknown output '" + name + "'");
+      wanted.push_back(v);
+    }
+    ACCEL_ASSIGN_OR_RETURN(std::vector<Tensor> tensors,
+                           impl_->executor().Run(inputs, wanted));
+    std::vector<NamedTensor> out;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      Tensor t = std::move(tensors[i]);
+      if (t.is_view() || AliasesConstant(g, t)) {
+        ACCEL_ASSIGN_OR_RETURN(t, t.Clone());
+      }
+      out.push_back({output_names[i], std::move(t)});
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Internal(std::string("run: ") + e.what());
+  }
+}
+
+const Model& Session::model() const { return impl_->model(); }
+int Session::num_threads() const { return impl_->executor().num_threads(); }
+
+}  // namespace accel
