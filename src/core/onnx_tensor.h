@@ -1,0 +1,26 @@
+// Conversion of ONNX TensorProto messages (initializers, Constant values, .pb test data).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <string>
+
+#include "accel/status.h"
+#include "accel/tensor.h"
+
+namespace accel::core {
+
+// Maps ONNX's data_type to a libaccel dtype; Unsupported naming the type otherwise.
+Result<DType> DTypeFromOnnx(int32_t onnx_type);
+
+// Copies a TensorProto into an owning Tensor. Checks that the data size matches dtype and dims
+// (raw_data or the typed repeated fields). External data is read from `base_dir`, which
+// confines it: absolute paths, ".." and symlinks leaving the directory are rejected, as are an
+// empty base_dir and offsets/lengths past the end of the file. Errors name the tensor.
+Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
+
+// Reads a serialized TensorProto file (the ONNX backend-test input_N.pb / output_N.pb layout).
+// `name` receives the proto's name field.
+Result<Tensor> ReadTensorFile(const std::string& path, std::string* name);
+
+}  // namespace accel::core
