@@ -1,8 +1,8 @@
 #include "accel/session.h"
 
 #include <exception>
-#include <thread>
 
+#include "core/cpu_info.h"
 #include "core/executor.h"
 #include "core/model_impl.h"
 
@@ -25,12 +25,6 @@ class SessionImpl {
 }  // namespace internal
 
 namespace {
-
-int DefaultThreads() {
-  // Hyper-threads share one core's FMA units; count physical cores where the OS says.
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
 
 // True when `t` points into one of the model's constants (an output that is an initializer or
 // aliases one): the caller must get its own copy, not the model's bytes.
@@ -55,7 +49,7 @@ Result<Session> Session::Create(const Model& model, const SessionOptions& option
   if (options.num_threads < 0) {
     return InvalidArgument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
   }
-  int threads = options.num_threads == 0 ? DefaultThreads() : options.num_threads;
+  int threads = options.num_threads == 0 ? core::PhysicalCoreCount() : options.num_threads;
   try {
     ACCEL_ASSIGN_OR_RETURN(std::unique_ptr<core::Executor> executor,
                            core::Executor::Create(model.impl_, threads));
@@ -83,8 +77,7 @@ Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> input
       if (!is_output) return InvalidArgument("unknown output '" + name + "'");
       wanted.push_back(v);
     }
-    ACCEL_ASSIGN_OR_RETURN(std::vector<Tensor> tensors,
-                           impl_->executor().Run(inputs, wanted));
+    ACCEL_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, impl_->executor().Run(inputs, wanted));
     std::vector<NamedTensor> out;
     for (size_t i = 0; i < tensors.size(); ++i) {
       Tensor t = std::move(tensors[i]);
