@@ -42,7 +42,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status InvalidModel(std::string m) { return {StatusCode::kInvalidModel, std::move(m)}; }
 inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
@@ -54,7 +56,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(data_).ok() && "Result constructed from an ok Status");
   }
@@ -82,9 +84,9 @@ class [[nodiscard]] Result {
 #define ACCEL_CONCAT_INNER(a, b) a##b
 #define ACCEL_CONCAT(a, b) ACCEL_CONCAT_INNER(a, b)
 
-#define ACCEL_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::accel::Status accel_status_ = (expr);      \
+#define ACCEL_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::accel::Status accel_status_ = (expr);        \
     if (!accel_status_.ok()) return accel_status_; \
   } while (0)
 

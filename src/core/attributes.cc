@@ -3,7 +3,7 @@
 namespace accel::core {
 
 const char* AttributeTypeName(const AttributeValue& value) {
-  static const char* const kNames[] = {"int",  "float",   "string", "ints",
+  static const char* const kNames[] = {"int",    "float",   "string", "ints",
                                        "floats", "strings", "tensor"};
   return kNames[value.index()];
 }
@@ -31,8 +31,7 @@ Result<int64_t> Attributes::GetInt(std::string_view name, int64_t default_value)
 Result<float> Attributes::GetFloat(std::string_view name, float default_value) const {
   return Get<float>(name, default_value, false);
 }
-Result<std::string> Attributes::GetString(std::string_view name,
-                                          std::string default_value) const {
+Result<std::string> Attributes::GetString(std::string_view name, std::string default_value) const {
   return Get<std::string>(name, std::move(default_value), false);
 }
 Result<std::vector<int64_t>> Attributes::GetInts(std::string_view name,

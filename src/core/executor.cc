@@ -67,8 +67,8 @@ Status WithNode(const Graph& g, size_t n, const Status& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<Executor>> Executor::Create(
-    std::shared_ptr<const internal::ModelImpl> model, int num_threads) {
+Result<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const internal::ModelImpl> model,
+                                                   int num_threads) {
   std::unique_ptr<Executor> ex(new Executor(std::move(model), num_threads));
   const Graph& g = ex->model_->graph;
   ex->last_use_.assign(g.values.size(), -1);
@@ -84,9 +84,8 @@ Result<std::unique_ptr<Executor>> Executor::Create(
     KernelInit init{node, node.attrs, ex->model_->op_versions[n], {}, {}, {}, num_threads};
     for (int in : node.inputs) {
       init.input_types.push_back(in == kNoValue ? nullptr : &g.values[in].type);
-      init.constant_inputs.push_back(in == kNoValue || !g.values[in].constant
-                                         ? nullptr
-                                         : &*g.values[in].constant);
+      init.constant_inputs.push_back(
+          in == kNoValue || !g.values[in].constant ? nullptr : &*g.values[in].constant);
     }
     for (int out : node.outputs) {
       init.output_types.push_back(out == kNoValue ? nullptr : &g.values[out].type);

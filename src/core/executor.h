@@ -24,8 +24,7 @@ class Executor {
 
   // Runs with caller inputs (checked by name, dtype and shape) and returns the values of the
   // requested graph values (indices into graph.values) in order.
-  Result<std::vector<Tensor>> Run(std::span<const NamedTensor> inputs,
-                                  std::span<const int> wanted);
+  Result<std::vector<Tensor>> Run(std::span<const NamedTensor> inputs, std::span<const int> wanted);
 
   const internal::ModelImpl& model() const { return *model_; }
   int num_threads() const { return num_threads_; }

@@ -45,8 +45,8 @@ struct Value {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" for the default ONNX domain
-  int opset = 0;       // the model's opset for this node's domain
+  std::string domain;        // "" for the default ONNX domain
+  int opset = 0;             // the model's opset for this node's domain
   std::vector<int> inputs;   // value indices; kNoValue for an omitted optional input
   std::vector<int> outputs;  // value indices; kNoValue for an omitted optional output
   Attributes attrs;

@@ -66,8 +66,7 @@ Result<ModelImpl> FinishModel(core::Graph graph) {
   ModelImpl model;
   model.graph = std::move(graph);
   ACCEL_RETURN_IF_ERROR(BindOps(model));
-  ACCEL_RETURN_IF_ERROR(
-      core::InferGraphTypes(model.graph, model.op_defs, model.op_versions));
+  ACCEL_RETURN_IF_ERROR(core::InferGraphTypes(model.graph, model.op_defs, model.op_versions));
   for (int v : model.graph.inputs) {
     if (!model.graph.values[v].constant) {
       model.inputs.push_back(MakeValueInfo(model.graph.values[v]));

@@ -31,12 +31,11 @@ OpRegistry::OpRegistry(std::vector<const OpDef*> defs) : defs_(std::move(defs)) 
 
 const OpDef* OpRegistry::Find(std::string_view domain, std::string_view op_type) const {
   if (domain == "ai.onnx") domain = "";
-  auto it = std::lower_bound(defs_.begin(), defs_.end(), std::pair(domain, op_type),
-                             [](const OpDef* d, const std::pair<std::string_view,
-                                                                 std::string_view>& key) {
-                               return std::tie(d->domain, d->op_type) <
-                                      std::tie(key.first, key.second);
-                             });
+  auto it = std::lower_bound(
+      defs_.begin(), defs_.end(), std::pair(domain, op_type),
+      [](const OpDef* d, const std::pair<std::string_view, std::string_view>& key) {
+        return std::tie(d->domain, d->op_type) < std::tie(key.first, key.second);
+      });
   if (it == defs_.end() || (*it)->domain != domain || (*it)->op_type != op_type) return nullptr;
   return *it;
 }

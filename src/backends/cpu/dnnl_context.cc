@@ -15,13 +15,20 @@ dnnl::stream& ThreadStream() {
 Result<dnnl::memory::data_type> ToDnnl(DType dtype) {
   using dt = dnnl::memory::data_type;
   switch (dtype) {
-    case DType::kFloat32: return dt::f32;
-    case DType::kFloat16: return dt::f16;
-    case DType::kBFloat16: return dt::bf16;
-    case DType::kInt32: return dt::s32;
-    case DType::kInt8: return dt::s8;
-    case DType::kUInt8: return dt::u8;
-    default: return Unsupported(std::string("oneDNN has no ") + DTypeName(dtype) + " type");
+    case DType::kFloat32:
+      return dt::f32;
+    case DType::kFloat16:
+      return dt::f16;
+    case DType::kBFloat16:
+      return dt::bf16;
+    case DType::kInt32:
+      return dt::s32;
+    case DType::kInt8:
+      return dt::s8;
+    case DType::kUInt8:
+      return dt::u8;
+    default:
+      return Unsupported(std::string("oneDNN has no ") + DTypeName(dtype) + " type");
   }
 }
 
