@@ -1,0 +1,145 @@
+// Helpers shared by the CPU shape / data-movement kernels (Reshape, Slice, Gather, Resize, ...).
+//
+// Data-movement kernels work on bytes (the element size), so every dtype works without a type
+// switch; the few ops that compute on values dispatch with VisitNumeric.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "accel/status.h"
+#include "accel/tensor.h"
+#include "core/infer_context.h"
+#include "core/kernel.h"
+#include "core/shape_utils.h"
+
+// Kept in their own namespace so they never collide with other kernel files' helpers.
+namespace accel::cpu::dm {
+
+// Wraps a freshly constructed kernel in the factory's return type.
+template <typename K, typename... Args>
+Result<std::unique_ptr<core::Kernel>> MakeKernel(Args&&... args) {
+  return std::unique_ptr<core::Kernel>(std::make_unique<K>(std::forward<Args>(args)...));
+}
+
+// A kernel whose Compute is a free function: for ops with no per-node state beyond attributes
+// the function re-reads (they are cheap to parse, and the shape rule has already validated them).
+template <Status (*Fn)(core::KernelContext&, const core::Attributes&, int)>
+class FunctionKernel final : public core::Kernel {
+ public:
+  FunctionKernel(const core::Attributes& attrs, int opset) : attrs_(attrs), opset_(opset) {}
+  Status Compute(core::KernelContext& ctx) override { return Fn(ctx, attrs_, opset_); }
+
+ private:
+  const core::Attributes& attrs_;  // owned by the Model, which outlives every Session
+  int opset_;
+};
+
+template <Status (*Fn)(core::KernelContext&, const core::Attributes&, int)>
+Result<std::unique_ptr<core::Kernel>> CreateFunctionKernel(const core::KernelInit& init) {
+  return MakeKernel<FunctionKernel<Fn>>(init.attrs, init.opset);
+}
+
+// Reads element i of an int32/int64 tensor as int64 (callers check the dtype beforehand).
+inline int64_t IndexAt(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt64 ? t.data_as<int64_t>()[i]
+                                    : static_cast<int64_t>(t.data_as<int32_t>()[i]);
+}
+
+inline Status CheckIndexDType(const Tensor& t, const char* what) {
+  if (t.dtype() != DType::kInt64 && t.dtype() != DType::kInt32) {
+    return InvalidModel(std::string(what) + " must be int32 or int64, got " + DTypeName(t.dtype()));
+  }
+  return Status::Ok();
+}
+
+// An out-of-range data-dependent index, named with its limit.
+inline Status IndexOutOfRange(const char* what, int64_t index, int64_t limit) {
+  return OutOfRange(std::string(what) + " " + std::to_string(index) + " is out of range [" +
+                    std::to_string(-limit) + ", " + std::to_string(limit) + ")");
+}
+
+// Maps a possibly negative data-dependent index into [0, limit) or fails with OutOfRange.
+inline Result<int64_t> WrapIndex(const char* what, int64_t index, int64_t limit) {
+  if (index < -limit || index >= limit) return IndexOutOfRange(what, index, limit);
+  return index < 0 ? index + limit : index;
+}
+
+// True when every dim is known; -1 otherwise propagates "unknown".
+inline bool AllKnown(std::span<const int64_t> dims) {
+  for (int64_t d : dims) {
+    if (d < 0) return false;
+  }
+  return true;
+}
+
+// Element count when every dim is known, else -1.
+inline int64_t AllKnownCount(std::span<const int64_t> dims) {
+  return AllKnown(dims) ? ElementCount(dims) : -1;
+}
+
+// The value of optional input i as int64s. *present is false (and the result empty) when the
+// input is omitted or its value is not known yet (load time).
+inline Result<std::vector<int64_t>> InputInts(const core::InferContext& ctx, size_t i,
+                                              bool* present) {
+  *present = false;
+  if (!ctx.has_input(i) || !ctx.input_value(i)) return std::vector<int64_t>{};
+  *present = true;
+  return core::ReadInts(*ctx.input_value(i));
+}
+
+inline Result<std::vector<int64_t>> KernelInputInts(const core::KernelContext& ctx, size_t i) {
+  if (!ctx.has_input(i)) return std::vector<int64_t>{};
+  return core::ReadInts(ctx.input(i));
+}
+
+// Calls f(T{}) with the C++ type of a numeric dtype; Unsupported for the others.
+template <typename F>
+Status VisitNumeric(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      return f(double{});
+    case DType::kInt8:
+      return f(int8_t{});
+    case DType::kUInt8:
+      return f(uint8_t{});
+    case DType::kInt16:
+      return f(int16_t{});
+    case DType::kUInt16:
+      return f(uint16_t{});
+    case DType::kInt32:
+      return f(int32_t{});
+    case DType::kUInt32:
+      return f(uint32_t{});
+    case DType::kInt64:
+      return f(int64_t{});
+    case DType::kUInt64:
+      return f(uint64_t{});
+    default:
+      return Unsupported(std::string("dtype ") + DTypeName(dtype) + " is not supported");
+  }
+}
+
+// float16 / bfloat16 <-> float, for the few value-computing kernels that accept them.
+float HalfToFloat(uint16_t h);
+uint16_t FloatToHalf(float f);
+inline float BFloat16ToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+uint16_t FloatToBFloat16(float f);
+
+// Reads element i of any numeric tensor as double (for scalars such as Pad's constant_value).
+Result<double> ScalarAsDouble(const Tensor& t, int64_t i = 0);
+// Writes v, converted to t's dtype, into element i.
+Status StoreFromDouble(Tensor& t, int64_t i, double v);
+
+}  // namespace accel::cpu::dm
