@@ -37,6 +37,14 @@ std::string Graph::NodeLabel(size_t node_index) const {
 Status Graph::SortTopologically() {
   const int num_values = static_cast<int>(values.size());
   for (Value& v : values) v.producer = kNoValue;
+  std::vector<bool> is_input(values.size(), false);
+  for (int v : inputs) {
+    if (v < 0 || v >= num_values) return InvalidModel("graph input index out of range");
+    is_input[v] = true;
+  }
+  for (int v : outputs) {
+    if (v < 0 || v >= num_values) return InvalidModel("graph output index out of range");
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (int out : nodes[i].outputs) {
       if (out == kNoValue) continue;
@@ -49,11 +57,14 @@ Status Graph::SortTopologically() {
                             (values[out].constant ? std::string("an initializer")
                                                   : NodeLabel(values[out].producer)));
       }
+      // The caller's tensor and the node's result would both claim the value.
+      if (is_input[out]) {
+        return InvalidModel(NodeLabel(i) + ": output '" + values[out].name +
+                            "' is also a graph input");
+      }
       values[out].producer = static_cast<int>(i);
     }
   }
-  std::vector<bool> is_input(values.size(), false);
-  for (int v : inputs) is_input[v] = true;
 
   // Kahn's algorithm, stable: among ready nodes keep the file order.
   std::vector<int> pending(nodes.size(), 0);
