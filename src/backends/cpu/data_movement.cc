@@ -60,6 +60,78 @@ uint16_t FloatToBFloat16(float f) {
   return static_cast<uint16_t>(x >> 16);
 }
 
+namespace {
+
+template <typename T>
+void CopyRow(uint8_t* dst, const uint8_t* src, int64_t n, int64_t stride) {
+  T* d = reinterpret_cast<T*>(dst);
+  for (int64_t i = 0; i < n; ++i) std::memcpy(d + i, src + i * stride, sizeof(T));
+}
+
+}  // namespace
+
+void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
+                 std::span<const int64_t> strides_in, size_t elem_size) {
+  std::vector<int64_t> dims;
+  std::vector<int64_t> strides;
+  for (size_t i = 0; i < dims_in.size(); ++i) {
+    if (dims_in[i] == 0) return;
+    if (dims_in[i] == 1) continue;
+    // Merge with the previous dim when stepping over it lands exactly on the next block.
+    if (!dims.empty() && strides.back() == strides_in[i] * dims_in[i]) {
+      dims.back() *= dims_in[i];
+      strides.back() = strides_in[i];
+      continue;
+    }
+    dims.push_back(dims_in[i]);
+    strides.push_back(strides_in[i]);
+  }
+  int64_t block = static_cast<int64_t>(elem_size);
+  if (!dims.empty() && strides.back() == block) {
+    block *= dims.back();
+    dims.pop_back();
+    strides.pop_back();
+  }
+  int64_t inner = dims.empty() ? 1 : dims.back();
+  int64_t inner_stride = dims.empty() ? 0 : strides.back();
+  if (!dims.empty()) {
+    dims.pop_back();
+    strides.pop_back();
+  }
+  int64_t outer = ElementCount(dims);
+  auto* out = static_cast<uint8_t*>(dst);
+  const auto* in = static_cast<const uint8_t*>(src);
+  int64_t row_bytes = inner * block;
+  bool parallel = outer > 1 && outer * row_bytes >= (int64_t{1} << 16);
+#pragma omp parallel for if (parallel)
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t offset = 0;
+    int64_t rest = o;
+    for (int64_t k = static_cast<int64_t>(dims.size()) - 1; k >= 0; --k) {
+      offset += (rest % dims[k]) * strides[k];
+      rest /= dims[k];
+    }
+    const uint8_t* s = in + offset;
+    uint8_t* d = out + o * row_bytes;
+    switch (block) {
+      case 1:
+        CopyRow<uint8_t>(d, s, inner, inner_stride);
+        break;
+      case 2:
+        CopyRow<uint16_t>(d, s, inner, inner_stride);
+        break;
+      case 4:
+        CopyRow<uint32_t>(d, s, inner, inner_stride);
+        break;
+      case 8:
+        CopyRow<uint64_t>(d, s, inner, inner_stride);
+        break;
+      default:
+        for (int64_t i = 0; i < inner; ++i) std::memcpy(d + i * block, s + i * inner_stride, block);
+    }
+  }
+}
+
 Result<double> ScalarAsDouble(const Tensor& t, int64_t i) {
   if (i < 0 || i >= t.element_count()) return InvalidModel("expected a non-empty scalar tensor");
   switch (t.dtype()) {

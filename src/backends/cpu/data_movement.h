@@ -126,6 +126,12 @@ Status VisitNumeric(DType dtype, F&& f) {
   }
 }
 
+// Copies a strided view of `src` into dense row-major `dst`: output element (i0, i1, ...) comes
+// from src + sum(ik * src_strides[k]) (byte strides; negative allowed). Adjacent dims that are
+// contiguous in the source are merged so the inner loop is a memcpy whenever possible.
+void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims,
+                 std::span<const int64_t> src_strides, size_t elem_size);
+
 // float16 / bfloat16 <-> float, for the few value-computing kernels that accept them.
 float HalfToFloat(uint16_t h);
 uint16_t FloatToHalf(float f);

@@ -1,0 +1,154 @@
+// Slice: a strided view of the input (negative steps and clamped bounds), copied densely.
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/data_movement.h"
+#include "core/op_def.h"
+
+namespace accel::cpu {
+
+namespace {
+
+struct SliceParams {
+  std::vector<int64_t> starts, ends, axes, steps;
+};
+
+// Per output axis: first source index, step and count.
+struct AxisRange {
+  int64_t start = 0;
+  int64_t step = 1;
+  int64_t count = 0;
+};
+
+// Reads starts/ends/axes/steps from attributes (before 10) or inputs 1..4 (from 10).
+// Returns false in *known when an input value is not known yet.
+Result<SliceParams> ReadParams(const core::Attributes& attrs, int opset,
+                               std::span<const Tensor* const> inputs, bool* known) {
+  SliceParams p;
+  *known = true;
+  if (opset < 10) {
+    ACCEL_ASSIGN_OR_RETURN(p.starts, attrs.RequireInts("starts"));
+    ACCEL_ASSIGN_OR_RETURN(p.ends, attrs.RequireInts("ends"));
+    ACCEL_ASSIGN_OR_RETURN(p.axes, attrs.GetInts("axes"));
+    return p;
+  }
+  std::vector<int64_t>* targets[] = {&p.starts, &p.ends, &p.axes, &p.steps};
+  for (size_t i = 0; i < 4; ++i) {
+    if (i + 1 >= inputs.size() || !inputs[i + 1]) continue;
+    ACCEL_ASSIGN_OR_RETURN(*targets[i], core::ReadInts(*inputs[i + 1]));
+  }
+  return p;
+}
+
+// Resolves the parameters against concrete input dims (-1 where unknown gives count -1).
+Result<std::vector<AxisRange>> Resolve(const SliceParams& p, std::span<const int64_t> dims) {
+  int64_t rank = static_cast<int64_t>(dims.size());
+  size_t n = p.starts.size();
+  if (p.ends.size() != n || (!p.axes.empty() && p.axes.size() != n) ||
+      (!p.steps.empty() && p.steps.size() != n)) {
+    return InvalidModel("starts, ends, axes and steps have different lengths");
+  }
+  std::vector<AxisRange> ranges(dims.size());
+  std::vector<bool> seen(dims.size(), false);
+  for (size_t d = 0; d < dims.size(); ++d) ranges[d].count = dims[d];
+  for (size_t i = 0; i < n; ++i) {
+    int64_t axis = p.axes.empty() ? static_cast<int64_t>(i) : p.axes[i];
+    ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, rank));
+    if (seen[axis]) return InvalidModel("axis " + std::to_string(axis) + " is repeated");
+    seen[axis] = true;
+    int64_t step = p.steps.empty() ? 1 : p.steps[i];
+    if (step == 0) return InvalidModel("step is 0");
+    int64_t dim = dims[axis];
+    AxisRange& r = ranges[axis];
+    r.step = step;
+    if (dim < 0) {
+      r.count = -1;
+      continue;
+    }
+    int64_t start = p.starts[i];
+    int64_t end = p.ends[i];
+    if (start < 0) start += dim;
+    if (end < 0) end += dim;
+    if (step > 0) {
+      start = std::clamp<int64_t>(start, 0, dim);
+      end = std::clamp<int64_t>(end, 0, dim);
+      r.count = end > start ? (end - start - 1) / step + 1 : 0;
+    } else {
+      start = std::clamp<int64_t>(start, 0, dim - 1);
+      end = std::clamp<int64_t>(end, -1, dim - 1);
+      r.count = start > end ? (start - end - 1) / -step + 1 : 0;
+    }
+    r.start = start;
+  }
+  return ranges;
+}
+
+std::vector<const Tensor*> InferInputs(const core::InferContext& ctx) {
+  std::vector<const Tensor*> v(ctx.num_inputs(), nullptr);
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.has_input(i)) v[i] = ctx.input_value(i);
+  }
+  return v;
+}
+
+Status InferSlice(core::InferContext& ctx) {
+  const core::TensorType& in = ctx.input_type(0);
+  bool known = true;
+  for (size_t i = 1; i < ctx.num_inputs(); ++i) {
+    if (ctx.has_input(i) && !ctx.input_value(i)) known = false;
+  }
+  if (!in.has_shape) {
+    ctx.set_output(0, core::TensorType::UnknownShape(in.dtype));
+    return Status::Ok();
+  }
+  if (!known) {
+    // Only the rank is known. (Axes not sliced keep their size, but which ones those are is
+    // itself data-dependent.)
+    ctx.set_output(0, in.dtype, std::vector<int64_t>(in.dims.size(), -1));
+    return Status::Ok();
+  }
+  std::vector<const Tensor*> inputs = InferInputs(ctx);
+  ACCEL_ASSIGN_OR_RETURN(SliceParams p, ReadParams(ctx.attrs(), ctx.opset(), inputs, &known));
+  ACCEL_ASSIGN_OR_RETURN(std::vector<AxisRange> ranges, Resolve(p, in.dims));
+  std::vector<int64_t> dims;
+  for (const AxisRange& r : ranges) dims.push_back(r.count);
+  ctx.set_output(0, in.dtype, std::move(dims));
+  return Status::Ok();
+}
+
+Status ComputeSlice(core::KernelContext& ctx, const core::Attributes& attrs, int opset) {
+  const Tensor& in = ctx.input(0);
+  std::vector<const Tensor*> inputs(ctx.num_inputs(), nullptr);
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.has_input(i)) inputs[i] = &ctx.input(i);
+  }
+  bool known = true;
+  ACCEL_ASSIGN_OR_RETURN(SliceParams p, ReadParams(attrs, opset, inputs, &known));
+  ACCEL_ASSIGN_OR_RETURN(std::vector<AxisRange> ranges, Resolve(p, in.shape()));
+  ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
+  if (out->element_count() == 0) return Status::Ok();
+  int64_t elem = static_cast<int64_t>(DTypeSize(in.dtype()));
+  std::vector<int64_t> in_strides = core::Strides(in.shape());
+  std::vector<int64_t> dims, strides;
+  int64_t offset = 0;
+  for (size_t d = 0; d < ranges.size(); ++d) {
+    offset += ranges[d].start * in_strides[d] * elem;
+    dims.push_back(ranges[d].count);
+    strides.push_back(ranges[d].step * in_strides[d] * elem);
+  }
+  dm::StridedCopy(out->data(), static_cast<const uint8_t*>(in.data()) + offset, dims, strides,
+                  static_cast<size_t>(elem));
+  return Status::Ok();
+}
+
+}  // namespace
+
+const core::OpDef& SliceOpDef() {
+  static const core::OpDef def{"Slice", "",         {1, 10, 11, 13},
+                               1,       InferSlice, dm::CreateFunctionKernel<ComputeSlice>};
+  return def;
+}
+
+}  // namespace accel::cpu
