@@ -1,0 +1,182 @@
+// Conv: N-D convolution (1-3 spatial axes) through oneDNN's convolution primitive.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "backends/cpu/conv_attributes.h"
+#include "backends/cpu/dnnl_util.h"
+#include "core/op_def.h"
+
+namespace accel::cpu {
+
+namespace {
+
+using dnnl::memory;
+
+Status InferConv(core::InferContext& ctx) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidModel("Conv needs inputs X and W");
+  }
+  const core::TensorType& x = ctx.input_type(0);
+  const core::TensorType& w = ctx.input_type(1);
+  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(ctx.attrs()));
+  ACCEL_ASSIGN_OR_RETURN(int64_t group, ctx.attrs().GetInt("group", 1));
+  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  int64_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : -1;
+  if (rank < 0) {
+    ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
+    return Status::Ok();
+  }
+  if (rank < 3) return InvalidModel("Conv input must have rank 3 or more, got " + x.ToString());
+  if (x.has_shape && w.has_shape && x.rank() != w.rank()) {
+    return InvalidModel("Conv input " + x.ToString() + " and weights " + w.ToString() +
+                        " differ in rank");
+  }
+  std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
+  int64_t channels = -1, maps = -1;
+  if (x.has_shape) {
+    in.assign(x.dims.begin() + 2, x.dims.end());
+    channels = x.dims[1];
+  }
+  if (w.has_shape) {
+    kernel.assign(w.dims.begin() + 2, w.dims.end());
+    maps = w.dims[0];
+    if (channels >= 0 && w.dims[1] >= 0 && w.dims[1] * group != channels) {
+      return InvalidModel("weights " + w.ToString() + " expect " +
+                          std::to_string(w.dims[1] * group) + " input channels (group " +
+                          std::to_string(group) + "), the input " + x.ToString() + " has " +
+                          std::to_string(channels));
+    }
+    if (maps >= 0 && maps % group != 0) {
+      return InvalidModel("group " + std::to_string(group) + " does not divide the " +
+                          std::to_string(maps) + " output channels");
+    }
+  }
+  if (channels >= 0 && channels % group != 0) {
+    return InvalidModel("group " + std::to_string(group) + " does not divide the " +
+                        std::to_string(channels) + " input channels");
+  }
+  if (ctx.has_input(2)) {
+    const core::TensorType& b = ctx.input_type(2);
+    if (b.has_shape && (b.rank() != 1 || (maps >= 0 && b.dims[0] >= 0 && b.dims[0] != maps))) {
+      return InvalidModel("bias " + b.ToString() + " must be a vector of the " +
+                          std::to_string(maps) + " output channels");
+    }
+  }
+  // Without kernel_shape and known weight sizes the spatial output sizes stay unknown.
+  bool kernel_known =
+      !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
+  if (!kernel_known) {
+    std::vector<int64_t> dims(rank, -1);
+    if (x.has_shape) dims[0] = x.dims[0];
+    dims[1] = maps;
+    ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));
+    return Status::Ok();
+  }
+  ACCEL_ASSIGN_OR_RETURN(Window win, ResolveWindow(attrs, in, kernel));
+  std::vector<int64_t> dims = {x.has_shape ? x.dims[0] : -1, maps};
+  dims.insert(dims.end(), win.output.begin(), win.output.end());
+  ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));
+  return Status::Ok();
+}
+
+class ConvKernel final : public core::Kernel {
+ public:
+  ConvKernel(WindowAttrs attrs, int64_t group, bool const_weights)
+      : attrs_(std::move(attrs)), group_(group), const_weights_(const_weights) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(x.dtype(), "Conv input"));
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(w.dtype(), "Conv weights"));
+    if (b) ACCEL_RETURN_IF_ERROR(RequireFloat32(b->dtype(), "Conv bias"));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    if (y->element_count() == 0) return Status::Ok();
+    if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
+    }
+    memory src = WrapTensor(x, pd_.src_desc());
+    memory dst = WrapTensor(*y, pd_.dst_desc());
+    memory weights = weights_.Get(user_weights_, w.data(), pd_.weights_desc(), const_weights_);
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    if (b) args[DNNL_ARG_BIAS] = WrapTensor(*b, pd_.bias_desc());
+    conv_.execute(ThreadStream(), args);
+    ThreadStream().wait();
+    return Status::Ok();
+  }
+
+ private:
+  Status Prepare(const Shape& x, const Shape& w, const Shape& y, bool bias) {
+    const size_t spatial = x.size() - 2;
+    if (spatial < 1 || spatial > 3) {
+      return Unsupported("Conv with " + std::to_string(spatial) +
+                         " spatial axes (oneDNN handles 1 to 3)");
+    }
+    ACCEL_ASSIGN_OR_RETURN(Window win,
+                           ResolveWindow(attrs_, std::span(x).subspan(2), std::span(w).subspan(2)));
+    memory::dims wdims(w.begin(), w.end());
+    if (group_ > 1) {
+      // oneDNN's grouped weights are [G, M/G, C/G, k...]: the same bytes as ONNX's [M, C/G, k...].
+      wdims[0] = w[0] / group_;
+      wdims.insert(wdims.begin(), group_);
+    }
+    user_weights_ = PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32);
+    memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
+    memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
+    memory::dims dil(win.dilations.begin(), win.dilations.end());
+    for (auto& d : dil) d -= 1;  // oneDNN counts the gaps, ONNX the step
+    ACCEL_ASSIGN_OR_RETURN(
+        pd_, TryDnnl("Conv with input " + ShapeToString(x) + ", pads " +
+                         DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
+                     [&] {
+                       dnnl::convolution_forward::desc desc(
+                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                           PlainDesc(x, memory::data_type::f32), any_weights, bias_md,
+                           PlainDesc(y, memory::data_type::f32),
+                           memory::dims(win.strides.begin(), win.strides.end()), dil,
+                           memory::dims(win.pad_begin.begin(), win.pad_begin.end()),
+                           memory::dims(win.pad_end.begin(), win.pad_end.end()));
+                       return dnnl::convolution_forward::primitive_desc(desc, CpuEngine());
+                     }));
+    conv_ = dnnl::convolution_forward(pd_);
+    x_shape_ = x;
+    w_shape_ = w;
+    has_bias_ = bias;
+    return Status::Ok();
+  }
+
+  WindowAttrs attrs_;
+  int64_t group_;
+  bool const_weights_;
+  // State for the last seen shapes; rebuilt when they change.
+  Shape x_shape_, w_shape_;
+  bool has_bias_ = false;
+  dnnl::convolution_forward::primitive_desc pd_;
+  dnnl::convolution_forward conv_;
+  memory::desc user_weights_;
+  PackedWeights weights_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
+  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(init.attrs));
+  ACCEL_ASSIGN_OR_RETURN(int64_t group, init.attrs.GetInt("group", 1));
+  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  if (init.has_input(0))
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Conv input"));
+  bool const_weights = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<ConvKernel>(std::move(attrs), group, const_weights));
+}
+
+}  // namespace
+
+const core::OpDef& ConvOpDef() {
+  static const core::OpDef def{"Conv", "", {1, 11, 22}, 1, InferConv, CreateConv};
+  return def;
+}
+
+}  // namespace accel::cpu

@@ -1,0 +1,209 @@
+// ConvTranspose: N-D transposed convolution (1-3 spatial axes) through oneDNN's deconvolution.
+//
+// output_padding and output_shape larger than the kernel covers become a negative end padding,
+// which oneDNN's deconvolution accepts: those output elements receive only the bias.
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+
+#include "backends/cpu/conv_attributes.h"
+#include "backends/cpu/dnnl_util.h"
+#include "core/op_def.h"
+
+namespace accel::cpu {
+
+namespace {
+
+using dnnl::memory;
+
+Status InferConvTranspose(core::InferContext& ctx) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidModel("ConvTranspose needs inputs X and W");
+  }
+  const core::TensorType& x = ctx.input_type(0);
+  const core::TensorType& w = ctx.input_type(1);
+  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(ctx.attrs()));
+  ACCEL_ASSIGN_OR_RETURN(int64_t group, ctx.attrs().GetInt("group", 1));
+  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  int64_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : -1;
+  if (rank < 0) {
+    ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
+    return Status::Ok();
+  }
+  if (rank < 3) {
+    return InvalidModel("ConvTranspose input must have rank 3 or more, got " + x.ToString());
+  }
+  if (x.has_shape && w.has_shape && x.rank() != w.rank()) {
+    return InvalidModel("ConvTranspose input " + x.ToString() + " and weights " + w.ToString() +
+                        " differ in rank");
+  }
+  std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
+  int64_t channels = x.has_shape ? x.dims[1] : -1;
+  int64_t maps = -1;
+  if (x.has_shape) in.assign(x.dims.begin() + 2, x.dims.end());
+  if (w.has_shape) {
+    kernel.assign(w.dims.begin() + 2, w.dims.end());
+    if (w.dims[1] >= 0) maps = w.dims[1] * group;
+    if (channels >= 0 && w.dims[0] >= 0 && w.dims[0] != channels) {
+      return InvalidModel("weights " + w.ToString() + " expect " + std::to_string(w.dims[0]) +
+                          " input channels, the input " + x.ToString() + " has " +
+                          std::to_string(channels));
+    }
+    if (channels < 0) channels = w.dims[0];
+  }
+  if (channels >= 0 && channels % group != 0) {
+    return InvalidModel("group " + std::to_string(group) + " does not divide the " +
+                        std::to_string(channels) + " input channels");
+  }
+  if (ctx.has_input(2)) {
+    const core::TensorType& b = ctx.input_type(2);
+    if (b.has_shape && (b.rank() != 1 || (maps >= 0 && b.dims[0] >= 0 && b.dims[0] != maps))) {
+      return InvalidModel("bias " + b.ToString() + " must be a vector of the " +
+                          std::to_string(maps) + " output channels");
+    }
+  }
+  std::vector<int64_t> dims = {x.has_shape ? x.dims[0] : -1, maps};
+  bool kernel_known =
+      !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
+  if (!kernel_known) {
+    dims.resize(rank, -1);
+  } else {
+    ACCEL_ASSIGN_OR_RETURN(Window win, ResolveTransposeWindow(attrs, ctx.attrs(), in, kernel));
+    dims.insert(dims.end(), win.output.begin(), win.output.end());
+  }
+  ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));
+  return Status::Ok();
+}
+
+class ConvTransposeKernel final : public core::Kernel {
+ public:
+  ConvTransposeKernel(WindowAttrs attrs, core::Attributes node_attrs, int64_t group,
+                      bool const_weights)
+      : attrs_(std::move(attrs)),
+        node_attrs_(std::move(node_attrs)),
+        group_(group),
+        const_weights_(const_weights) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(x.dtype(), "ConvTranspose input"));
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(w.dtype(), "ConvTranspose weights"));
+    if (b) ACCEL_RETURN_IF_ERROR(RequireFloat32(b->dtype(), "ConvTranspose bias"));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    if (y->element_count() == 0) return Status::Ok();
+    if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
+    }
+    if (x.element_count() == 0) {
+      // No input element contributes: every output is its channel's bias (or zero).
+      std::fill_n(y->data_as<float>(), y->element_count(), 0.0f);
+      if (b) {
+        const int64_t maps = y->shape()[1];
+        const int64_t inner = y->element_count() / std::max<int64_t>(1, y->shape()[0] * maps);
+        float* out = y->data_as<float>();
+        for (int64_t i = 0; i < y->element_count(); ++i)
+          out[i] = b->data_as<float>()[(i / inner) % maps];
+      }
+      return Status::Ok();
+    }
+    memory src = WrapTensor(x, pd_.src_desc());
+    memory dst = WrapTensor(*y, pd_.dst_desc());
+    memory weights = weights_.Get(user_weights_, w.data(), pd_.weights_desc(), const_weights_);
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    if (b) args[DNNL_ARG_BIAS] = WrapTensor(*b, pd_.bias_desc());
+    deconv_.execute(ThreadStream(), args);
+    ThreadStream().wait();
+    return Status::Ok();
+  }
+
+ private:
+  Status Prepare(const Shape& x, const Shape& w, const Shape& y, bool bias) {
+    const size_t spatial = x.size() - 2;
+    if (spatial < 1 || spatial > 3) {
+      return Unsupported("ConvTranspose with " + std::to_string(spatial) +
+                         " spatial axes (oneDNN handles 1 to 3)");
+    }
+    ACCEL_ASSIGN_OR_RETURN(Window win,
+                           ResolveTransposeWindow(attrs_, node_attrs_, std::span(x).subspan(2),
+                                                  std::span(w).subspan(2)));
+    // ONNX stores the weights as [C, M/G, k...]; oneDNN wants the logical order
+    // [G, M/G, C/G, k...]: describe the ONNX bytes with strides and let a reorder pack them.
+    const int64_t cg = w[0] / group_;
+    const int64_t mg = w[1];
+    const int64_t k = ElementCount(std::span(w).subspan(2));
+    memory::dims wdims = {group_, mg, cg};
+    memory::dims wstrides = {cg * mg * k, k, mg * k};
+    Shape spatial_w(w.begin() + 2, w.end());
+    std::vector<int64_t> kstrides(spatial_w.size(), 1);
+    for (int i = static_cast<int>(spatial_w.size()) - 2; i >= 0; --i) {
+      kstrides[i] = kstrides[i + 1] * spatial_w[i + 1];
+    }
+    wdims.insert(wdims.end(), spatial_w.begin(), spatial_w.end());
+    wstrides.insert(wstrides.end(), kstrides.begin(), kstrides.end());
+    if (group_ == 1) {
+      wdims.erase(wdims.begin());
+      wstrides.erase(wstrides.begin());
+    }
+    user_weights_ = memory::desc(wdims, memory::data_type::f32, wstrides);
+    memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
+    memory::desc bias_md = bias ? PlainDesc({y[1]}, memory::data_type::f32) : memory::desc();
+    memory::dims dil(win.dilations.begin(), win.dilations.end());
+    for (auto& d : dil) d -= 1;  // oneDNN counts the gaps, ONNX the step
+    ACCEL_ASSIGN_OR_RETURN(
+        pd_, TryDnnl("ConvTranspose with input " + ShapeToString(x) + ", pads " +
+                         DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
+                     [&] {
+                       dnnl::deconvolution_forward::desc desc(
+                           dnnl::prop_kind::forward_inference,
+                           dnnl::algorithm::deconvolution_direct,
+                           PlainDesc(x, memory::data_type::f32), any_weights, bias_md,
+                           PlainDesc(y, memory::data_type::f32),
+                           memory::dims(win.strides.begin(), win.strides.end()), dil,
+                           memory::dims(win.pad_begin.begin(), win.pad_begin.end()),
+                           memory::dims(win.pad_end.begin(), win.pad_end.end()));
+                       return dnnl::deconvolution_forward::primitive_desc(desc, CpuEngine());
+                     }));
+    deconv_ = dnnl::deconvolution_forward(pd_);
+    x_shape_ = x;
+    w_shape_ = w;
+    has_bias_ = bias;
+    return Status::Ok();
+  }
+
+  WindowAttrs attrs_;
+  core::Attributes node_attrs_;  // output_padding and output_shape
+  int64_t group_;
+  bool const_weights_;
+  // State for the last seen shapes; rebuilt when they change.
+  Shape x_shape_, w_shape_;
+  bool has_bias_ = false;
+  dnnl::deconvolution_forward::primitive_desc pd_;
+  dnnl::deconvolution_forward deconv_;
+  memory::desc user_weights_;
+  PackedWeights weights_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit& init) {
+  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(init.attrs));
+  ACCEL_ASSIGN_OR_RETURN(int64_t group, init.attrs.GetInt("group", 1));
+  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  if (init.has_input(0)) {
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "ConvTranspose input"));
+  }
+  bool const_weights = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<ConvTransposeKernel>(std::move(attrs), init.attrs, group, const_weights));
+}
+
+}  // namespace
+
+const core::OpDef& ConvTransposeOpDef() {
+  static const core::OpDef def{"ConvTranspose",    "", {1, 11, 22}, 1, InferConvTranspose,
+                               CreateConvTranspose};
+  return def;
+}
+
+}  // namespace accel::cpu

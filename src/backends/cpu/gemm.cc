@@ -1,0 +1,181 @@
+// Gemm: Y = alpha * op(A) * op(B) + beta * C through oneDNN's matmul.
+//
+// Transposes are strided memory descriptors (no copy). C is broadcast into Y first and added by
+// a sum post-op scaled by beta, which covers every unidirectional broadcast of C.
+#include <algorithm>
+#include <memory>
+
+#include "backends/cpu/dnnl_util.h"
+#include "core/op_def.h"
+
+namespace accel::cpu {
+
+namespace {
+
+using dnnl::memory;
+
+struct GemmAttrs {
+  bool trans_a = false;
+  bool trans_b = false;
+  float alpha = 1.0f;
+  float beta = 1.0f;
+};
+
+Result<GemmAttrs> ParseGemmAttrs(const core::Attributes& attrs) {
+  GemmAttrs g;
+  ACCEL_ASSIGN_OR_RETURN(int64_t trans_a, attrs.GetInt("transA", 0));
+  ACCEL_ASSIGN_OR_RETURN(int64_t trans_b, attrs.GetInt("transB", 0));
+  ACCEL_ASSIGN_OR_RETURN(g.alpha, attrs.GetFloat("alpha", 1.0f));
+  ACCEL_ASSIGN_OR_RETURN(g.beta, attrs.GetFloat("beta", 1.0f));
+  g.trans_a = trans_a != 0;
+  g.trans_b = trans_b != 0;
+  return g;
+}
+
+Status InferGemm(core::InferContext& ctx) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidModel("Gemm needs inputs A and B");
+  }
+  if (ctx.opset() < 11 && !ctx.has_input(2)) {
+    return InvalidModel("Gemm before opset 11 needs input C");
+  }
+  ACCEL_ASSIGN_OR_RETURN(GemmAttrs g, ParseGemmAttrs(ctx.attrs()));
+  const core::TensorType& a = ctx.input_type(0);
+  const core::TensorType& b = ctx.input_type(1);
+  int64_t m = -1, n = -1, ka = -1, kb = -1;
+  if (a.has_shape) {
+    if (a.rank() != 2) return InvalidModel("Gemm input A must be 2-D, got " + a.ToString());
+    m = a.dims[g.trans_a ? 1 : 0];
+    ka = a.dims[g.trans_a ? 0 : 1];
+  }
+  if (b.has_shape) {
+    if (b.rank() != 2) return InvalidModel("Gemm input B must be 2-D, got " + b.ToString());
+    n = b.dims[g.trans_b ? 0 : 1];
+    kb = b.dims[g.trans_b ? 1 : 0];
+  }
+  if (ka >= 0 && kb >= 0 && ka != kb) {
+    return InvalidModel("Gemm inner dimensions differ: A " + a.ToString() +
+                        (g.trans_a ? "^T" : "") + ", B " + b.ToString() + (g.trans_b ? "^T" : ""));
+  }
+  if (ctx.has_input(2) && ctx.input_type(2).has_shape) {
+    const core::TensorType& c = ctx.input_type(2);
+    const int64_t want[2] = {m, n};
+    bool ok = c.rank() <= 2;
+    for (int64_t i = 0; ok && i < c.rank(); ++i) {
+      const int64_t d = c.dims[c.rank() - 1 - i];
+      const int64_t w = want[1 - i];
+      ok = d == 1 || d < 0 || w < 0 || d == w;
+    }
+    if (!ok) {
+      return InvalidModel("Gemm input C " + c.ToString() + " cannot be broadcast to [" +
+                          std::to_string(m) + "," + std::to_string(n) + "]");
+    }
+  }
+  ctx.set_output(0, core::TensorType::Known(a.dtype, {m, n}));
+  return Status::Ok();
+}
+
+class GemmKernel final : public core::Kernel {
+ public:
+  GemmKernel(GemmAttrs attrs, bool const_b) : attrs_(attrs), const_b_(const_b) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    const Tensor* c = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(a.dtype(), "Gemm input A"));
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(b.dtype(), "Gemm input B"));
+    if (c) ACCEL_RETURN_IF_ERROR(RequireFloat32(c->dtype(), "Gemm input C"));
+    // beta == 0 ignores C entirely (even NaNs in it), as the reference does.
+    if (attrs_.beta == 0.0f) c = nullptr;
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    if (y->element_count() == 0) return Status::Ok();
+    const int64_t m = y->shape()[0], n = y->shape()[1];
+    const int64_t k = a.shape()[attrs_.trans_a ? 0 : 1];
+    float* out = y->data_as<float>();
+    if (c) BroadcastC(*c, m, n, out);
+    if (k == 0) {  // empty inner dimension: the product is 0
+      for (int64_t i = 0; i < m * n; ++i) out[i] = c ? attrs_.beta * out[i] : 0.0f;
+      return Status::Ok();
+    }
+    if (a.shape() != a_shape_ || b.shape() != b_shape_ || (c != nullptr) != with_c_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(m, n, k, c != nullptr));
+      a_shape_ = a.shape();
+      b_shape_ = b.shape();
+    }
+    memory src = WrapTensor(a, pd_.src_desc());
+    memory dst = WrapTensor(*y, pd_.dst_desc());
+    memory weights = weights_.Get(user_b_, b.data(), pd_.weights_desc(), const_b_);
+    matmul_.execute(ThreadStream(),
+                    {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    ThreadStream().wait();
+    return Status::Ok();
+  }
+
+ private:
+  // Writes C broadcast to [m, n] (shape checked by the shape rule) into `out`.
+  static void BroadcastC(const Tensor& c, int64_t m, int64_t n, float* out) {
+    const float* src = c.data_as<float>();
+    const int64_t rows = c.rank() == 2 ? c.shape()[0] : 1;
+    const int64_t cols = c.rank() >= 1 ? c.shape().back() : 1;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* row = src + (rows == 1 ? 0 : i) * cols;
+      for (int64_t j = 0; j < n; ++j) out[i * n + j] = row[cols == 1 ? 0 : j];
+    }
+  }
+
+  Status Prepare(int64_t m, int64_t n, int64_t k, bool with_c) {
+    // A transposed [K, M] buffer read as [M, K] has strides {1, M}; likewise for B.
+    memory::desc a_md({m, k}, memory::data_type::f32,
+                      attrs_.trans_a ? memory::dims{1, m} : memory::dims{k, 1});
+    user_b_ = memory::desc({k, n}, memory::data_type::f32,
+                           attrs_.trans_b ? memory::dims{1, k} : memory::dims{n, 1});
+    memory::desc want_b =
+        const_b_ ? memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any) : user_b_;
+    dnnl::primitive_attr attr;
+    if (attrs_.alpha != 1.0f) attr.set_output_scales(0, {attrs_.alpha});
+    if (with_c) {
+      dnnl::post_ops ops;
+      ops.append_sum(attrs_.beta);
+      attr.set_post_ops(ops);
+    }
+    ACCEL_ASSIGN_OR_RETURN(
+        pd_,
+        TryDnnl("Gemm of [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
+                    std::to_string(k) + "," + std::to_string(n) + "]",
+                [&] {
+                  dnnl::matmul::desc desc(a_md, want_b, PlainDesc({m, n}, memory::data_type::f32));
+                  return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+                }));
+    matmul_ = dnnl::matmul(pd_);
+    with_c_ = with_c;
+    return Status::Ok();
+  }
+
+  GemmAttrs attrs_;
+  bool const_b_;
+  Shape a_shape_, b_shape_;
+  bool with_c_ = false;
+  dnnl::matmul::primitive_desc pd_;
+  dnnl::matmul matmul_;
+  memory::desc user_b_;
+  PackedWeights weights_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
+  ACCEL_ASSIGN_OR_RETURN(GemmAttrs attrs, ParseGemmAttrs(init.attrs));
+  if (init.has_input(0)) {
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Gemm input A"));
+  }
+  bool const_b = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, const_b));
+}
+
+}  // namespace
+
+const core::OpDef& GemmOpDef() {
+  static const core::OpDef def{"Gemm", "", {1, 6, 7, 9, 11, 13}, 7, InferGemm, CreateGemm};
+  return def;
+}
+
+}  // namespace accel::cpu

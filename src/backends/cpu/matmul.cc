@@ -1,0 +1,125 @@
+// MatMul with numpy semantics (1-D operands, broadcast batch dims) through oneDNN's matmul.
+#include <algorithm>
+#include <memory>
+
+#include "backends/cpu/dnnl_util.h"
+#include "core/op_def.h"
+#include "core/shape_utils.h"
+
+namespace accel::cpu {
+
+namespace {
+
+using dnnl::memory;
+
+Status InferMatMul(core::InferContext& ctx) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidModel("MatMul needs inputs A and B");
+  }
+  const core::TensorType& a = ctx.input_type(0);
+  const core::TensorType& b = ctx.input_type(1);
+  if (!a.has_shape || !b.has_shape) {
+    ctx.set_output(0, core::TensorType::UnknownShape(a.dtype));
+    return Status::Ok();
+  }
+  if (a.rank() == 0 || b.rank() == 0) {
+    return InvalidModel("MatMul operands must not be scalars, got " + a.ToString() + " and " +
+                        b.ToString());
+  }
+  const int64_t ka = a.dims.back();
+  const int64_t kb = b.rank() == 1 ? b.dims[0] : b.dims[b.rank() - 2];
+  if (ka >= 0 && kb >= 0 && ka != kb) {
+    return InvalidModel("MatMul inner dimensions differ: " + a.ToString() + " x " + b.ToString());
+  }
+  std::span<const int64_t> batch_a(a.dims.data(), a.rank() > 2 ? a.rank() - 2 : 0);
+  std::span<const int64_t> batch_b(b.dims.data(), b.rank() > 2 ? b.rank() - 2 : 0);
+  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> dims, core::BroadcastShapes(batch_a, batch_b));
+  if (a.rank() > 1) dims.push_back(a.dims[a.rank() - 2]);
+  if (b.rank() > 1) dims.push_back(b.dims.back());
+  ctx.set_output(0, core::TensorType::Known(a.dtype, std::move(dims)));
+  return Status::Ok();
+}
+
+class MatMulKernel final : public core::Kernel {
+ public:
+  explicit MatMulKernel(bool const_b) : const_b_(const_b) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(a.dtype(), "MatMul input A"));
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(b.dtype(), "MatMul input B"));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    if (y->element_count() == 0) return Status::Ok();
+    if (a.shape().back() == 0) {  // empty inner dimension: every dot product is 0
+      std::fill_n(y->data_as<float>(), y->element_count(), 0.0f);
+      return Status::Ok();
+    }
+    if (a.shape() != a_shape_ || b.shape() != b_shape_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(a.shape(), b.shape()));
+    }
+    memory src = WrapTensor(a, pd_.src_desc());
+    memory dst = WrapTensor(*y, pd_.dst_desc());
+    memory weights = weights_.Get(user_b_, b.data(), pd_.weights_desc(), const_b_);
+    matmul_.execute(ThreadStream(),
+                    {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    ThreadStream().wait();
+    return Status::Ok();
+  }
+
+ private:
+  Status Prepare(const Shape& a, const Shape& b) {
+    // Numpy rules: a 1-D A is a row, a 1-D B a column; batch dims are padded with ones.
+    Shape ad = a.size() == 1 ? Shape{1, a[0]} : a;
+    Shape bd = b.size() == 1 ? Shape{b[0], 1} : b;
+    const size_t rank = std::max(ad.size(), bd.size());
+    if (rank > DNNL_MAX_NDIMS) {
+      return Unsupported("MatMul of rank " + std::to_string(rank) + " (oneDNN handles up to " +
+                         std::to_string(DNNL_MAX_NDIMS) + ")");
+    }
+    ad.insert(ad.begin(), rank - ad.size(), 1);
+    bd.insert(bd.begin(), rank - bd.size(), 1);
+    Shape yd(rank);
+    for (size_t i = 0; i + 2 < rank; ++i) yd[i] = std::max(ad[i], bd[i]);
+    yd[rank - 2] = ad[rank - 2];
+    yd[rank - 1] = bd[rank - 1];
+    user_b_ = PlainDesc(bd, memory::data_type::f32);
+    memory::desc want_b = const_b_ ? memory::desc(memory::dims(bd.begin(), bd.end()),
+                                                  memory::data_type::f32, memory::format_tag::any)
+                                   : user_b_;
+    ACCEL_ASSIGN_OR_RETURN(pd_,
+                           TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
+                             dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b,
+                                                     PlainDesc(yd, memory::data_type::f32));
+                             return dnnl::matmul::primitive_desc(desc, CpuEngine());
+                           }));
+    matmul_ = dnnl::matmul(pd_);
+    a_shape_ = a;
+    b_shape_ = b;
+    return Status::Ok();
+  }
+
+  bool const_b_;
+  Shape a_shape_, b_shape_;
+  dnnl::matmul::primitive_desc pd_;
+  dnnl::matmul matmul_;
+  memory::desc user_b_;
+  PackedWeights weights_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init) {
+  if (init.has_input(0)) {
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "MatMul input A"));
+  }
+  bool const_b = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(const_b));
+}
+
+}  // namespace
+
+const core::OpDef& MatMulOpDef() {
+  static const core::OpDef def{"MatMul", "", {1, 9, 13}, 1, InferMatMul, CreateMatMul};
+  return def;
+}
+
+}  // namespace accel::cpu
