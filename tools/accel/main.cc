@@ -16,6 +16,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"run", "run a model once on given or random inputs", RunCommand},
+    {"bench", "measure load time, first-run time and latency", BenchCommand},
+    {"inspect", "show inputs, outputs, op histogram and unsupported ops", InspectCommand},
     {"verify", "run ONNX backend-test directories and compare outputs", VerifyCommand},
     {"ops", "list the operators the CPU backend implements", OpsCommand},
 };

@@ -1,0 +1,150 @@
+// `accel bench`: load/prepare time, first-run time and steady-state latency of a model.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "accel/accel.h"
+#include "args.h"
+#include "commands.h"
+#include "inputs.h"
+
+namespace accel::cli {
+namespace {
+
+constexpr char kUsage[] = R"(usage: accel bench MODEL [options]
+
+Measures Model::Load + Session::Create ("create"), the first run, then the median, 90th
+percentile and minimum latency of ITERS runs after WARMUP untimed runs, and the peak RSS.
+Inputs are random (seed 0) unless given.
+
+Options:
+  --threads N        threads per run (default 0 = all physical cores)
+  --warmup W         untimed runs after the first (default 3)
+  --iters K          timed runs (default 20)
+  --shape NAME=DIMS  shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
+  --input NAME=FILE  feed input NAME from FILE (.npy or .pb); repeatable
+  --json             print one JSON object: model, threads, warmup, iters, create_ms,
+                     first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib
+  -h, --help         show this help
+)";
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Nearest-rank percentile of sorted samples.
+double Percentile(const std::vector<double>& sorted, double p) {
+  size_t rank = static_cast<size_t>(p / 100.0 * static_cast<double>(sorted.size()) + 0.999999);
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+double PeakRssMib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+int BenchCommand(std::span<const std::string> args) {
+  static const FlagSpec kFlags[] = {
+      {"threads"},           {"warmup"},     {"iters"}, {"shape", true, true},
+      {"input", true, true}, {"json", false}};
+  Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
+  if (!parsed.ok()) return UsageError("bench", parsed.status().message());
+  if (parsed->Has("help")) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (parsed->positional.size() != 1) return UsageError("bench", "expected exactly one MODEL");
+  Result<int64_t> threads = IntFlag(*parsed, "threads", 0, 0, 1024);
+  Result<int64_t> warmup = IntFlag(*parsed, "warmup", 3, 0, 1000000);
+  Result<int64_t> iters = IntFlag(*parsed, "iters", 20, 1, 1000000);
+  for (const Result<int64_t>* r : {&threads, &warmup, &iters}) {
+    if (!r->ok()) return UsageError("bench", r->status().message());
+  }
+  const std::string& path = parsed->positional[0];
+
+  Clock::time_point start = Clock::now();
+  Result<Model> model = Model::Load(path);
+  if (!model.ok()) return Failure("bench", model.status());
+  Result<Session> session = Session::Create(*model, {static_cast<int>(*threads)});
+  if (!session.ok()) return Failure("bench", session.status());
+  double create_ms = MsSince(start);
+
+  InputSpec spec{parsed->All("input"), parsed->All("shape"), 0};
+  Result<std::vector<NamedTensor>> inputs = PrepareInputs(*model, spec);
+  if (!inputs.ok()) {
+    if (inputs.status().code() == StatusCode::kInvalidArgument) {
+      return UsageError("bench", inputs.status().message());
+    }
+    return Failure("bench", inputs.status());
+  }
+
+  start = Clock::now();
+  Result<std::vector<NamedTensor>> out = session->Run(*inputs);
+  double first_run_ms = MsSince(start);
+  if (!out.ok()) return Failure("bench", out.status());
+  for (int64_t i = 0; i < *warmup; ++i) {
+    if (out = session->Run(*inputs); !out.ok()) return Failure("bench", out.status());
+  }
+  std::vector<double> samples;
+  for (int64_t i = 0; i < *iters; ++i) {
+    start = Clock::now();
+    out = session->Run(*inputs);
+    samples.push_back(MsSince(start));
+    if (!out.ok()) return Failure("bench", out.status());
+  }
+  std::sort(samples.begin(), samples.end());
+  double median = samples.size() % 2
+                      ? samples[samples.size() / 2]
+                      : (samples[samples.size() / 2 - 1] + samples[samples.size() / 2]) / 2;
+  double p90 = Percentile(samples, 90);
+  double rss = PeakRssMib();
+
+  if (parsed->Has("json")) {
+    std::printf(
+        "{\"model\": %s, \"threads\": %d, \"warmup\": %lld, \"iters\": %lld, \"create_ms\": %.4f, "
+        "\"first_run_ms\": %.4f, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"min_ms\": %.4f, "
+        "\"peak_rss_mib\": %.2f}\n",
+        JsonString(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
+        static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss);
+  } else {
+    std::printf("model        %s\n", path.c_str());
+    std::printf("threads      %d\n", session->num_threads());
+    std::printf("create       %.3f ms (load + session)\n", create_ms);
+    std::printf("first run    %.3f ms\n", first_run_ms);
+    std::printf(
+        "latency      median %.3f ms, p90 %.3f ms, min %.3f ms (%lld runs after %lld "
+        "warmup)\n",
+        median, p90, samples.front(), static_cast<long long>(*iters),
+        static_cast<long long>(*warmup));
+    std::printf("peak RSS     %.1f MiB\n", rss);
+  }
+  return kExitOk;
+}
+
+}  // namespace accel::cli

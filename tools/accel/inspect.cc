@@ -1,0 +1,134 @@
+// `accel inspect`: what a model contains and which of its ops libaccel cannot run yet.
+//
+// Works from the imported graph rather than Model::Load, so that a model with unsupported ops
+// can still be inspected, and lists every unsupported op rather than the first.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "args.h"
+#include "backends/cpu/cpu_registry.h"
+#include "commands.h"
+#include "core/graph.h"
+#include "core/onnx_importer.h"
+#include "core/op_def.h"
+
+namespace accel::cli {
+namespace {
+
+constexpr char kUsage[] = R"(usage: accel inspect MODEL
+
+Prints the model's inputs and outputs (dtype and shape, symbolic dims by name), the number of
+nodes, how often each op occurs, and every op the CPU backend cannot run, with the reason.
+Exit code 0 when the model could be read, even if some ops are unsupported.
+
+Options:
+  -h, --help   show this help
+)";
+
+// "float32[N,3,224,224]": symbolic dims by name, unknown ones as '?', unknown rank as '*'.
+std::string FormatType(const core::TensorType& type) {
+  std::string s = DTypeName(type.dtype);
+  if (!type.has_shape) return s + "[*]";
+  s += "[";
+  for (size_t d = 0; d < type.dims.size(); ++d) {
+    if (d) s += ",";
+    std::string name = d < type.dim_names.size() ? type.dim_names[d] : "";
+    if (type.dims[d] >= 0) {
+      s += std::to_string(type.dims[d]);
+    } else {
+      s += name.empty() ? "?" : name;
+    }
+  }
+  return s + "]";
+}
+
+std::string OpName(const core::Node& node) {
+  return (node.domain.empty() || node.domain == "ai.onnx" ? "" : node.domain + ".") + node.op_type;
+}
+
+void PrintValues(const char* title, const core::Graph& g, const std::vector<int>& ids,
+                 bool skip_constants) {
+  std::printf("%s:\n", title);
+  for (int v : ids) {
+    const core::Value& value = g.values[v];
+    if (skip_constants && value.constant) continue;
+    std::printf("  %-24s %s\n", value.name.c_str(), FormatType(value.type).c_str());
+  }
+}
+
+// Op -> reason for each op the CPU backend cannot run at the node's opset.
+std::map<std::string, std::string> UnsupportedOps(const core::Graph& g) {
+  std::map<std::string, std::string> unsupported;
+  const core::OpRegistry& registry = cpu::CpuRegistry();
+  for (const core::Node& node : g.nodes) {
+    const core::OpDef* def = registry.Find(node.domain, node.op_type);
+    if (!def) {
+      unsupported.emplace(OpName(node), "not implemented");
+      continue;
+    }
+    Result<int> version = core::ResolveVersion(*def, node.opset);
+    if (!version.ok()) unsupported.emplace(OpName(node), version.status().message());
+  }
+  return unsupported;
+}
+
+}  // namespace
+
+int InspectCommand(std::span<const std::string> args) {
+  Result<ParsedArgs> parsed = ParseArgs(args, {});
+  if (!parsed.ok()) return UsageError("inspect", parsed.status().message());
+  if (parsed->Has("help")) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (parsed->positional.size() != 1) return UsageError("inspect", "expected exactly one MODEL");
+  const std::string& path = parsed->positional[0];
+
+  Result<std::string> bytes = core::ReadFile(path);
+  if (!bytes.ok()) return Failure("inspect", bytes.status());
+  core::OnnxImportOptions options;
+  options.base_dir = std::filesystem::path(path).parent_path().string();
+  if (options.base_dir.empty()) options.base_dir = ".";
+  Result<core::Graph> graph = core::ImportOnnx(std::as_bytes(std::span(*bytes)), options);
+  if (!graph.ok()) {
+    return Failure("inspect",
+                   Status(graph.status().code(), path + ": " + graph.status().message()));
+  }
+  const core::Graph& g = *graph;
+
+  std::printf("model: %s\n", path.c_str());
+  PrintValues("inputs", g, g.inputs, /*skip_constants=*/true);
+  int overridable = 0;
+  for (int v : g.inputs) overridable += g.values[v].constant.has_value();
+  if (overridable) {
+    std::printf("  (+%d initializers also listed as inputs; they may be fed to override them)\n",
+                overridable);
+  }
+  PrintValues("outputs", g, g.outputs, /*skip_constants=*/false);
+
+  std::map<std::string, int> histogram;
+  std::map<std::string, int> opsets;
+  for (const core::Node& node : g.nodes) {
+    ++histogram[OpName(node)];
+    opsets[node.domain.empty() ? "ai.onnx" : node.domain] = node.opset;
+  }
+  std::printf("opsets:");
+  for (const auto& [domain, opset] : opsets) std::printf(" %s=%d", domain.c_str(), opset);
+  std::printf("\nnodes: %zu\nops:\n", g.nodes.size());
+  for (const auto& [op, count] : histogram) std::printf("  %-24s %d\n", op.c_str(), count);
+
+  std::map<std::string, std::string> unsupported = UnsupportedOps(g);
+  if (unsupported.empty()) {
+    std::printf("unsupported ops: none\n");
+  } else {
+    std::printf("unsupported ops (%zu):\n", unsupported.size());
+    for (const auto& [op, reason] : unsupported) {
+      std::printf("  %-24s %s (%d nodes)\n", op.c_str(), reason.c_str(), histogram[op]);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace accel::cli
