@@ -1,0 +1,216 @@
+// Helpers shared by the CPU elementwise, reduction and normalization kernels: dtype dispatch,
+// numpy broadcasting plans and axis layouts.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "accel/status.h"
+#include "accel/tensor.h"
+#include "core/graph.h"
+
+namespace accel::cpu {
+
+// Loops shorter than this run on one thread: the OpenMP fork costs more than the work.
+inline constexpr int64_t kParallelMinElements = 1 << 15;
+
+template <typename T>
+constexpr DType DTypeOf();
+template <>
+constexpr DType DTypeOf<float>() {
+  return DType::kFloat32;
+}
+template <>
+constexpr DType DTypeOf<double>() {
+  return DType::kFloat64;
+}
+template <>
+constexpr DType DTypeOf<int8_t>() {
+  return DType::kInt8;
+}
+template <>
+constexpr DType DTypeOf<uint8_t>() {
+  return DType::kUInt8;
+}
+template <>
+constexpr DType DTypeOf<int16_t>() {
+  return DType::kInt16;
+}
+template <>
+constexpr DType DTypeOf<uint16_t>() {
+  return DType::kUInt16;
+}
+template <>
+constexpr DType DTypeOf<int32_t>() {
+  return DType::kInt32;
+}
+template <>
+constexpr DType DTypeOf<uint32_t>() {
+  return DType::kUInt32;
+}
+template <>
+constexpr DType DTypeOf<int64_t>() {
+  return DType::kInt64;
+}
+template <>
+constexpr DType DTypeOf<uint64_t>() {
+  return DType::kUInt64;
+}
+template <>
+constexpr DType DTypeOf<bool>() {
+  return DType::kBool;
+}
+
+template <typename T>
+struct DTypeTag {
+  using type = T;
+};
+
+template <typename... Ts>
+struct TypeList {};
+
+// Calls f(DTypeTag<T>{}) for the C++ type T of `dtype` when T is in Types; false otherwise.
+template <typename... Ts, typename F>
+bool VisitDType(TypeList<Ts...>, DType dtype, F&& f) {
+  bool found = false;
+  auto try_one = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (!found && dtype == DTypeOf<T>()) {
+      found = true;
+      f(tag);
+    }
+  };
+  (try_one(DTypeTag<Ts>{}), ...);
+  return found;
+}
+
+using FloatTypes = TypeList<float, double>;
+using SignedTypes = TypeList<float, double, int8_t, int16_t, int32_t, int64_t>;
+using NumericTypes = TypeList<float, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t,
+                              int64_t, uint64_t>;
+using IntegerTypes =
+    TypeList<int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t>;
+using BoolTypes = TypeList<bool>;
+
+inline Status UnsupportedDType(DType dtype) {
+  return Unsupported(std::string("dtype ") + DTypeName(dtype) + " is not supported");
+}
+
+// How N inputs map onto a broadcast output, with adjacent dims merged wherever every input
+// agrees on contiguity. After merging, each input's innermost stride is 0 or 1, so kernels run
+// plain inner loops and only do index arithmetic once per row.
+template <size_t N>
+struct BroadcastPlan {
+  std::vector<int64_t> dims;                    // merged output dims, innermost last (never empty)
+  std::vector<std::array<int64_t, N>> strides;  // per merged dim, per input; 0 = broadcast
+
+  int64_t inner() const { return dims.back(); }
+  int64_t rows() const {
+    int64_t r = 1;
+    for (size_t i = 0; i + 1 < dims.size(); ++i) r *= dims[i];
+    return r;
+  }
+  // Element offsets of each input at the start of output row `row`.
+  std::array<int64_t, N> RowOffsets(int64_t row) const {
+    std::array<int64_t, N> off{};
+    for (size_t d = dims.size() - 1; d-- > 0;) {
+      int64_t idx = row % dims[d];
+      row /= dims[d];
+      for (size_t k = 0; k < N; ++k) off[k] += idx * strides[d][k];
+    }
+    return off;
+  }
+};
+
+// Plans the broadcast of `inputs` to `out` (which must already be their broadcast shape or a
+// shape they broadcast to).
+template <size_t N>
+BroadcastPlan<N> MakeBroadcastPlan(std::span<const int64_t> out,
+                                   const std::array<const Shape*, N>& inputs) {
+  size_t rank = out.size();
+  BroadcastPlan<N> plan;
+  std::vector<std::array<int64_t, N>> strides(rank);
+  for (size_t k = 0; k < N; ++k) {
+    const Shape& s = *inputs[k];
+    int64_t stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      size_t pad = rank - s.size();
+      int64_t dim = i < pad ? 1 : s[i - pad];
+      strides[i][k] = dim == 1 ? 0 : stride;
+      stride *= dim;
+    }
+  }
+  for (size_t i = 0; i < rank; ++i) {
+    if (out[i] == 1) continue;
+    bool merge = !plan.dims.empty();
+    for (size_t k = 0; merge && k < N; ++k) {
+      merge = plan.strides.back()[k] == strides[i][k] * out[i];
+    }
+    if (merge) {
+      plan.dims.back() *= out[i];
+      plan.strides.back() = strides[i];
+    } else {
+      plan.dims.push_back(out[i]);
+      plan.strides.push_back(strides[i]);
+    }
+  }
+  if (plan.dims.empty()) {
+    plan.dims.push_back(1);
+    plan.strides.push_back({});
+  }
+  return plan;
+}
+
+// Runs row_fn(offsets, out_offset, n) over the plan in chunks, in parallel for big outputs.
+// row_fn gets the element offset of each input, the output offset, and the run length; input k
+// advances by plan.strides.back()[k] (0 or 1) per element.
+template <size_t N, typename RowFn>
+void ForEachRun(const BroadcastPlan<N>& plan, RowFn&& row_fn) {
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t inner = plan.inner();
+  const int64_t rows = plan.rows();
+  const int64_t chunks_per_row = std::max<int64_t>(1, (inner + kChunk - 1) / kChunk);
+  const int64_t units = rows * chunks_per_row;
+  const std::array<int64_t, N> inner_stride = plan.strides.back();
+  const bool parallel = rows * inner >= kParallelMinElements && units > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t u = 0; u < units; ++u) {
+    int64_t row = u / chunks_per_row;
+    int64_t begin = (u % chunks_per_row) * kChunk;
+    int64_t n = std::min(kChunk, inner - begin);
+    std::array<int64_t, N> off = plan.RowOffsets(row);
+    for (size_t k = 0; k < N; ++k) off[k] += begin * inner_stride[k];
+    row_fn(off, row * inner + begin, n);
+  }
+}
+
+// A tensor seen as [outer, axis, inner] around one axis.
+struct AxisLayout {
+  int64_t outer = 1;
+  int64_t axis = 1;
+  int64_t inner = 1;
+};
+
+inline AxisLayout LayoutAround(std::span<const int64_t> dims, int64_t axis) {
+  AxisLayout l;
+  for (int64_t i = 0; i < static_cast<int64_t>(dims.size()); ++i) {
+    if (i < axis) {
+      l.outer *= dims[i];
+    } else if (i == axis) {
+      l.axis = dims[i];
+    } else {
+      l.inner *= dims[i];
+    }
+  }
+  return l;
+}
+
+// Reads a scalar (or one-element) tensor of any numeric dtype as double.
+Result<double> ReadScalarAsDouble(const Tensor& t);
+
+}  // namespace accel::cpu
