@@ -108,9 +108,12 @@ Result<std::vector<int64_t>> ParseShape(const std::string& text) {
   while (start <= text.size()) {
     size_t x = text.find('x', start);
     std::string part = text.substr(start, x == std::string::npos ? std::string::npos : x - start);
-    ACCEL_ASSIGN_OR_RETURN(int64_t d,
-                           ParseInt("shape", part, 0, std::numeric_limits<int32_t>::max()));
-    dims.push_back(d);
+    Result<int64_t> d = ParseInt("shape", part, 0, std::numeric_limits<int32_t>::max());
+    if (!d.ok()) {
+      return InvalidArgument("'" + text + "' is not a shape like 1x3x224x224 (dims 0.." +
+                             std::to_string(std::numeric_limits<int32_t>::max()) + ")");
+    }
+    dims.push_back(*d);
     if (x == std::string::npos) break;
     start = x + 1;
   }

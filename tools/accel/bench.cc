@@ -97,17 +97,16 @@ int BenchCommand(std::span<const std::string> args) {
 
   InputSpec spec{parsed->All("input"), parsed->All("shape"), 0};
   Result<std::vector<NamedTensor>> inputs = PrepareInputs(*model, spec);
-  if (!inputs.ok()) {
-    if (inputs.status().code() == StatusCode::kInvalidArgument) {
-      return UsageError("bench", inputs.status().message());
-    }
-    return Failure("bench", inputs.status());
-  }
+  if (!inputs.ok()) return InputError("bench", inputs.status());
 
   start = Clock::now();
   Result<std::vector<NamedTensor>> out = session->Run(*inputs);
   double first_run_ms = MsSince(start);
-  if (!out.ok()) return Failure("bench", out.status());
+  if (!out.ok()) {
+    // A wrong name, dtype or shape in --input is a bad command-line value.
+    if (parsed->Has("input")) return InputError("bench", out.status());
+    return Failure("bench", out.status());
+  }
   for (int64_t i = 0; i < *warmup; ++i) {
     if (out = session->Run(*inputs); !out.ok()) return Failure("bench", out.status());
   }

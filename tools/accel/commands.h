@@ -23,5 +23,8 @@ int OpsCommand(std::span<const std::string> args);
 int UsageError(const std::string& command, const std::string& message);
 // Prints "accel <command>: <status>" to stderr; returns kExitFailure.
 int Failure(const std::string& command, const Status& status);
+// For errors caused by the inputs the user named: InvalidArgument is a usage error (exit 2),
+// anything else (unreadable file, ...) a failure (exit 1).
+int InputError(const std::string& command, const Status& status);
 
 }  // namespace accel::cli

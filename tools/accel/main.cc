@@ -59,6 +59,11 @@ int Failure(const std::string& command, const Status& status) {
   return kExitFailure;
 }
 
+int InputError(const std::string& command, const Status& status) {
+  if (status.code() == StatusCode::kInvalidArgument) return UsageError(command, status.message());
+  return Failure(command, status);
+}
+
 }  // namespace accel::cli
 
 int main(int argc, char** argv) {

@@ -68,16 +68,15 @@ int RunCommand(std::span<const std::string> args) {
   if (!model.ok()) return Failure("run", model.status());
   InputSpec spec{parsed->All("input"), parsed->All("shape"), static_cast<uint64_t>(*seed)};
   Result<std::vector<NamedTensor>> inputs = PrepareInputs(*model, spec);
-  if (!inputs.ok()) {
-    if (inputs.status().code() == StatusCode::kInvalidArgument) {
-      return UsageError("run", inputs.status().message());
-    }
-    return Failure("run", inputs.status());
-  }
+  if (!inputs.ok()) return InputError("run", inputs.status());
   Result<Session> session = Session::Create(*model, {static_cast<int>(*threads)});
   if (!session.ok()) return Failure("run", session.status());
   Result<std::vector<NamedTensor>> outputs = session->Run(*inputs);
-  if (!outputs.ok()) return Failure("run", outputs.status());
+  if (!outputs.ok()) {
+    // A wrong name, dtype or shape in --input is a bad command-line value.
+    if (parsed->Has("input")) return InputError("run", outputs.status());
+    return Failure("run", outputs.status());
+  }
 
   for (const NamedTensor& out : *outputs) {
     Summary s = Summarize(out.tensor);

@@ -103,6 +103,7 @@ Result<Tensor> RandomTensor(DType dtype, const Shape& shape, std::mt19937_64& rn
   ACCEL_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
   std::uniform_real_distribution<float> real(-1.0f, 1.0f);
   std::uniform_int_distribution<int> small(0, 4);
+  std::bernoulli_distribution coin(0.5);
   auto* bytes = static_cast<std::byte*>(t.data());
   for (int64_t i = 0; i < t.element_count(); ++i) {
     std::byte* p = bytes + i * DTypeSize(dtype);
@@ -121,7 +122,7 @@ Result<Tensor> RandomTensor(DType dtype, const Shape& shape, std::mt19937_64& rn
         store(FloatToBFloat16(real(rng)));
         break;
       case DType::kBool:
-        store(static_cast<uint8_t>(small(rng) & 1));
+        store(static_cast<uint8_t>(coin(rng)));
         break;
       case DType::kInt8:
         store(static_cast<int8_t>(small(rng)));
