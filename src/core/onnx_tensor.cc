@@ -30,6 +30,10 @@ Status WithPrefix(const std::string& prefix, const Status& status) {
   return Status(status.code(), prefix + ": " + status.message());
 }
 
+std::string DimsString(const onnx::TensorProto& proto) {
+  return ShapeToString(std::vector<int64_t>(proto.dims().begin(), proto.dims().end()));
+}
+
 // Element count of `dims`, rejecting negative dims and sizes past kMaxTensorBytes.
 Result<uint64_t> CheckedElementCount(const onnx::TensorProto& proto, size_t element_size) {
   uint64_t count = 1;
@@ -116,8 +120,14 @@ Result<fs::path> ResolveExternalPath(const onnx::TensorProto& proto, const std::
   return full;
 }
 
-Status ReadExternalData(const onnx::TensorProto& proto, const std::string& base_dir,
-                        uint64_t byte_size, void* dst) {
+// Where an external tensor's bytes are, after every check that can fail without reading them.
+struct ExternalSpan {
+  fs::path path;
+  uint64_t offset = 0;
+};
+
+Result<ExternalSpan> LocateExternalData(const onnx::TensorProto& proto, const std::string& base_dir,
+                                        uint64_t byte_size) {
   const std::string label = TensorLabel(proto);
   std::string location;
   bool has_location = false;
@@ -148,74 +158,96 @@ Status ReadExternalData(const onnx::TensorProto& proto, const std::string& base_
                         std::to_string(file_size) + " bytes; offset " + std::to_string(offset) +
                         " + length " + std::to_string(byte_size) + " is past its end");
   }
+  return ExternalSpan{std::move(path), offset};
+}
+
+Status ReadExternalData(const onnx::TensorProto& proto, const ExternalSpan& span,
+                        uint64_t byte_size, void* dst) {
   if (byte_size == 0) return Status::Ok();
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
+  std::ifstream in(span.path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(span.offset));
   in.read(static_cast<char*>(dst), static_cast<std::streamsize>(byte_size));
   if (!in || static_cast<uint64_t>(in.gcount()) != byte_size) {
-    return IoError(label + ": reading external data file '" + path.string() + "' failed");
+    return IoError(TensorLabel(proto) + ": reading external data file '" + span.path.string() +
+                   "' failed");
   }
   return Status::Ok();
 }
 
-template <typename Field>
-Status CheckFieldCount(const onnx::TensorProto& proto, const Field& field, const char* field_name,
-                       uint64_t count) {
-  if (static_cast<uint64_t>(field.size()) != count) {
-    return InvalidModel(
-        TensorLabel(proto) + ": " + field_name + " has " + std::to_string(field.size()) +
-        " values, but dims " +
-        ShapeToString(std::vector<int64_t>(proto.dims().begin(), proto.dims().end())) + " need " +
-        std::to_string(count));
-  }
-  return Status::Ok();
-}
+// The repeated field that holds `dtype` when there is no raw_data: ONNX stores small integer
+// types, bool and 16-bit floats as bit patterns in int32_data, unsigned 32-bit in uint64_data.
+struct TypedField {
+  const char* name;
+  int size;
+};
 
-// Copies a repeated field into `dst`, narrowing each value to T (ONNX stores small integer
-// types and 16-bit floats as bit patterns in int32_data, unsigned 32-bit in uint64_data).
-template <typename T, typename Field>
-Status CopyField(const onnx::TensorProto& proto, const Field& field, const char* field_name,
-                 uint64_t count, void* dst) {
-  ACCEL_RETURN_IF_ERROR(CheckFieldCount(proto, field, field_name, count));
-  T* out = static_cast<T*>(dst);
-  for (int i = 0; i < field.size(); ++i) out[i] = static_cast<T>(field.Get(i));
-  return Status::Ok();
-}
-
-Status CopyTypedData(const onnx::TensorProto& proto, DType dtype, uint64_t count, void* dst) {
+TypedField TypedFieldOf(const onnx::TensorProto& proto, DType dtype) {
   switch (dtype) {
     case DType::kFloat32:
-      return CopyField<float>(proto, proto.float_data(), "float_data", count, dst);
+      return {"float_data", proto.float_data_size()};
+    case DType::kInt64:
+      return {"int64_data", proto.int64_data_size()};
+    case DType::kFloat64:
+      return {"double_data", proto.double_data_size()};
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return {"uint64_data", proto.uint64_data_size()};
+    default:
+      return {"int32_data", proto.int32_data_size()};
+  }
+}
+
+template <typename T, typename Field>
+void CopyField(const Field& field, void* dst) {
+  T* out = static_cast<T*>(dst);
+  for (int i = 0; i < field.size(); ++i) out[i] = static_cast<T>(field.Get(i));
+}
+
+// Requires the field size to have been checked against the tensor's element count.
+void CopyTypedData(const onnx::TensorProto& proto, DType dtype, void* dst) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return CopyField<float>(proto.float_data(), dst);
     case DType::kInt32:
-      return CopyField<int32_t>(proto, proto.int32_data(), "int32_data", count, dst);
+      return CopyField<int32_t>(proto.int32_data(), dst);
     case DType::kInt16:
-      return CopyField<int16_t>(proto, proto.int32_data(), "int32_data", count, dst);
+      return CopyField<int16_t>(proto.int32_data(), dst);
     case DType::kInt8:
-      return CopyField<int8_t>(proto, proto.int32_data(), "int32_data", count, dst);
+      return CopyField<int8_t>(proto.int32_data(), dst);
     case DType::kUInt16:
     case DType::kFloat16:
     case DType::kBFloat16:
-      return CopyField<uint16_t>(proto, proto.int32_data(), "int32_data", count, dst);
+      return CopyField<uint16_t>(proto.int32_data(), dst);
     case DType::kUInt8:
-      return CopyField<uint8_t>(proto, proto.int32_data(), "int32_data", count, dst);
+      return CopyField<uint8_t>(proto.int32_data(), dst);
     case DType::kBool: {
-      ACCEL_RETURN_IF_ERROR(CheckFieldCount(proto, proto.int32_data(), "int32_data", count));
       uint8_t* out = static_cast<uint8_t*>(dst);
       for (int i = 0; i < proto.int32_data_size(); ++i) out[i] = proto.int32_data(i) != 0;
-      return Status::Ok();
+      return;
     }
     case DType::kInt64:
-      return CopyField<int64_t>(proto, proto.int64_data(), "int64_data", count, dst);
+      return CopyField<int64_t>(proto.int64_data(), dst);
     case DType::kFloat64:
-      return CopyField<double>(proto, proto.double_data(), "double_data", count, dst);
+      return CopyField<double>(proto.double_data(), dst);
     case DType::kUInt32:
-      return CopyField<uint32_t>(proto, proto.uint64_data(), "uint64_data", count, dst);
+      return CopyField<uint32_t>(proto.uint64_data(), dst);
     case DType::kUInt64:
-      return CopyField<uint64_t>(proto, proto.uint64_data(), "uint64_data", count, dst);
+      return CopyField<uint64_t>(proto.uint64_data(), dst);
     case DType::kUndefined:
-      break;
+      return;
   }
-  return Internal(TensorLabel(proto) + ": unhandled dtype");
+}
+
+// Names of ONNX types newer than the protobuf headers libaccel builds against.
+const char* NewerOnnxTypeName(int32_t onnx_type) {
+  static const char* const kNames[] = {
+      "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4",      "INT4",
+      "FLOAT4E2M1",   "FLOAT8E8M0",     "UINT2",      "INT2",           "FLOAT6E2M3", "FLOAT6E3M2"};
+  constexpr int32_t kFirst = 17;
+  if (onnx_type < kFirst || onnx_type >= kFirst + static_cast<int32_t>(std::size(kNames))) {
+    return nullptr;
+  }
+  return kNames[onnx_type - kFirst];
 }
 
 }  // namespace
@@ -255,7 +287,9 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type) {
       onnx::TensorProto::DataType_IsValid(onnx_type)
           ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(onnx_type))
           : "";
-  if (name.empty()) name = "#" + std::to_string(onnx_type);
+  if (name.empty() && NewerOnnxTypeName(onnx_type)) name = NewerOnnxTypeName(onnx_type);
+  // Appending (not "#" + ...) avoids a GCC 12 -Wrestrict false positive.
+  if (name.empty()) name = std::string("#").append(std::to_string(onnx_type));
   return Unsupported("ONNX data type " + name + " is not supported");
 }
 
@@ -268,21 +302,36 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
   ACCEL_ASSIGN_OR_RETURN(uint64_t count, CheckedElementCount(proto, element_size));
   const uint64_t byte_size = count * element_size;
 
-  Result<Tensor> created = Tensor::Create(*dtype, Shape(proto.dims().begin(), proto.dims().end()));
-  if (!created.ok()) return WithPrefix(label, created.status());
-  Tensor tensor = std::move(created).value();
-
-  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    ACCEL_RETURN_IF_ERROR(ReadExternalData(proto, base_dir, byte_size, tensor.data()));
+  // Every size check happens before allocating, so a tiny malformed model cannot make us
+  // reserve gigabytes.
+  const bool external = proto.data_location() == onnx::TensorProto::EXTERNAL;
+  ExternalSpan span;
+  if (external) {
+    ACCEL_ASSIGN_OR_RETURN(span, LocateExternalData(proto, base_dir, byte_size));
   } else if (proto.has_raw_data()) {
     if (proto.raw_data().size() != byte_size) {
       return InvalidModel(label + ": raw_data has " + std::to_string(proto.raw_data().size()) +
-                          " bytes, but " + DTypeName(*dtype) + " dims " +
-                          ShapeToString(tensor.shape()) + " need " + std::to_string(byte_size));
+                          " bytes, but " + DTypeName(*dtype) + " dims " + DimsString(proto) +
+                          " need " + std::to_string(byte_size));
     }
+  } else {
+    const TypedField field = TypedFieldOf(proto, *dtype);
+    if (static_cast<uint64_t>(field.size) != count) {
+      return InvalidModel(label + ": " + field.name + " has " + std::to_string(field.size) +
+                          " values, but dims " + DimsString(proto) + " need " +
+                          std::to_string(count));
+    }
+  }
+
+  Result<Tensor> created = Tensor::Create(*dtype, Shape(proto.dims().begin(), proto.dims().end()));
+  if (!created.ok()) return WithPrefix(label, created.status());
+  Tensor tensor = std::move(created).value();
+  if (external) {
+    ACCEL_RETURN_IF_ERROR(ReadExternalData(proto, span, byte_size, tensor.data()));
+  } else if (proto.has_raw_data()) {
     if (byte_size > 0) std::memcpy(tensor.data(), proto.raw_data().data(), byte_size);
   } else {
-    ACCEL_RETURN_IF_ERROR(CopyTypedData(proto, *dtype, count, tensor.data()));
+    CopyTypedData(proto, *dtype, tensor.data());
   }
   return tensor;
 }
@@ -295,9 +344,8 @@ Result<Tensor> ReadTensorFile(const std::string& path, std::string* name) {
     return InvalidModel(path + ": not a valid serialized ONNX TensorProto");
   }
   if (name) *name = proto.name();
-  std::string dir = fs::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  Result<Tensor> tensor = TensorFromProto(proto, dir);
+  const fs::path dir = fs::path(path).parent_path();
+  Result<Tensor> tensor = TensorFromProto(proto, (dir.empty() ? fs::path(".") : dir).string());
   if (!tensor.ok()) return WithPrefix(path, tensor.status());
   return tensor;
 }
