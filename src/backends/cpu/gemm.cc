@@ -66,6 +66,12 @@ Status InferGemm(core::InferContext& ctx) {
       const int64_t w = want[1 - i];
       ok = d == 1 || d < 0 || w < 0 || d == w;
     }
+    // Before opset 7, C broadcasts only when the `broadcast` attribute says so.
+    ACCEL_ASSIGN_OR_RETURN(int64_t broadcast, ctx.attrs().GetInt("broadcast", 0));
+    if (ctx.opset() < 7 && broadcast == 0) {
+      ok = c.rank() == 2 && (c.dims[0] < 0 || m < 0 || c.dims[0] == m) &&
+           (c.dims[1] < 0 || n < 0 || c.dims[1] == n);
+    }
     if (!ok) {
       return InvalidModel("Gemm input C " + c.ToString() + " cannot be broadcast to [" +
                           std::to_string(m) + "," + std::to_string(n) + "]");
@@ -174,7 +180,7 @@ Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
 }  // namespace
 
 const core::OpDef& GemmOpDef() {
-  static const core::OpDef def{"Gemm", "", {1, 6, 7, 9, 11, 13}, 7, InferGemm, CreateGemm};
+  static const core::OpDef def{"Gemm", "", {1, 6, 7, 9, 11, 13}, 6, InferGemm, CreateGemm};
   return def;
 }
 
