@@ -1,0 +1,406 @@
+// Reductions (ReduceSum, ReduceMean, ... ReduceLogSumExp) and ArgMax/ArgMin.
+//
+// A reduction views the input as runs of adjacent dims that are all reduced or all kept, so
+// the innermost loop is always contiguous: it either folds a row into one output (innermost
+// run reduced) or folds a row into a row of outputs (innermost run kept).
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/elementwise_util.h"
+#include "backends/cpu/reduce_plan.h"
+#include "core/op_def.h"
+#include "core/shape_utils.h"
+
+namespace accel::cpu {
+
+Result<std::vector<bool>> ReducedAxes(std::span<const int64_t> axes, int64_t rank) {
+  std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty());
+  for (int64_t a : axes) {
+    ACCEL_ASSIGN_OR_RETURN(int64_t axis, core::NormalizeAxis(a, rank));
+    if (reduced[axis]) return InvalidModel("axis " + std::to_string(a) + " is repeated");
+    reduced[axis] = true;
+  }
+  return reduced;
+}
+
+Shape ReducedShape(std::span<const int64_t> dims, const std::vector<bool>& reduced, bool keepdims) {
+  Shape out;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (!reduced[i]) {
+      out.push_back(dims[i]);
+    } else if (keepdims) {
+      out.push_back(1);
+    }
+  }
+  return out;
+}
+
+ReducePlan MakeReducePlan(std::span<const int64_t> dims, const std::vector<bool>& reduced) {
+  ReducePlan plan;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == 1) continue;
+    if (!plan.runs.empty() && plan.runs.back().reduced == reduced[i]) {
+      plan.runs.back().size *= dims[i];
+    } else {
+      plan.runs.push_back({dims[i], static_cast<bool>(reduced[i])});
+    }
+  }
+  if (plan.runs.empty()) plan.runs.push_back({1, false});
+  int64_t stride = 1;
+  plan.out_strides.assign(plan.runs.size(), 0);
+  for (size_t i = plan.runs.size(); i-- > 0;) {
+    if (plan.runs[i].reduced) continue;
+    plan.out_strides[i] = stride;
+    stride *= plan.runs[i].size;
+  }
+  plan.out_count = stride;
+  return plan;
+}
+
+namespace {
+
+enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+
+// Wide accumulators: float sums in double, integer sums in 64 bits.
+template <typename T>
+using AccOf = std::conditional_t<std::is_floating_point_v<T>, double,
+                                 std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>;
+
+template <typename A>
+A Init(Kind kind) {
+  switch (kind) {
+    case Kind::kMax:
+      return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
+                                                  : std::numeric_limits<A>::lowest();
+    case Kind::kMin:
+      return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity()
+                                                  : std::numeric_limits<A>::max();
+    case Kind::kProd:
+      return A(1);
+    default:
+      return A(0);
+  }
+}
+
+// Folds n contiguous inputs into acc (innermost run reduced: one acc; kept: n accs).
+template <Kind K, typename T, typename A>
+void Fold(const T* x, A* acc, int64_t n, bool inner_reduced, const A* shift) {
+  auto step = [](A a, T v, A s) -> A {
+    const A w = static_cast<A>(v);
+    if constexpr (K == Kind::kMax) return w > a ? w : a;
+    if constexpr (K == Kind::kMin) return w < a ? w : a;
+    if constexpr (K == Kind::kProd) return a * w;
+    if constexpr (K == Kind::kL1) return a + (w < A(0) ? A(0) - w : w);
+    if constexpr (K == Kind::kL2 || K == Kind::kSumSquare) return a + w * w;
+    if constexpr (K == Kind::kLogSumExp) return a + static_cast<A>(std::exp(w - s));
+    return a + w;
+  };
+  if (inner_reduced) {
+    A a = acc[0];
+    const A s = shift ? shift[0] : A(0);
+    for (int64_t i = 0; i < n; ++i) a = step(a, x[i], s);
+    acc[0] = a;
+  } else {
+    for (int64_t i = 0; i < n; ++i) acc[i] = step(acc[i], x[i], shift ? shift[i] : A(0));
+  }
+}
+
+template <Kind K, typename T, typename A>
+void FoldAll(const T* x, const ReducePlan& plan, std::vector<A>& acc, const A* shift) {
+  ForEachReduceRow(plan, [&](int64_t in_off, int64_t out_off, int64_t n, bool inner_reduced) {
+    Fold<K>(x + in_off, acc.data() + out_off, n, inner_reduced, shift ? shift + out_off : nullptr);
+  });
+}
+
+template <typename T>
+void Reduce(const Tensor& in, Tensor& out, const ReducePlan& plan, Kind kind, int64_t count) {
+  using A = AccOf<T>;
+  const T* x = in.data_as<T>();
+  std::vector<A> acc(plan.out_count, Init<A>(kind));
+  std::vector<A> max;
+  switch (kind) {
+    case Kind::kMax:
+      FoldAll<Kind::kMax>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+    case Kind::kMin:
+      FoldAll<Kind::kMin>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+    case Kind::kProd:
+      FoldAll<Kind::kProd>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+    case Kind::kL1:
+      FoldAll<Kind::kL1>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+    case Kind::kL2:
+    case Kind::kSumSquare:
+      FoldAll<Kind::kSumSquare>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+    case Kind::kLogSumExp:
+      // Shift by the max so exp cannot overflow.
+      max.assign(plan.out_count, Init<A>(Kind::kMax));
+      FoldAll<Kind::kMax>(x, plan, max, static_cast<const A*>(nullptr));
+      for (A& m : max) {
+        if (!std::isfinite(static_cast<double>(m))) m = A(0);
+      }
+      FoldAll<Kind::kLogSumExp>(x, plan, acc, max.data());
+      break;
+    default:
+      FoldAll<Kind::kSum>(x, plan, acc, static_cast<const A*>(nullptr));
+      break;
+  }
+  T* y = out.data_as<T>();
+  for (int64_t i = 0; i < plan.out_count; ++i) {
+    A a = acc[i];
+    switch (kind) {
+      case Kind::kMean:
+        a = count > 0 ? static_cast<A>(a / static_cast<A>(count)) : a;
+        break;
+      case Kind::kL2:
+        a = static_cast<A>(std::sqrt(static_cast<double>(a)));
+        break;
+      case Kind::kLogSum:
+        a = static_cast<A>(std::log(static_cast<double>(a)));
+        break;
+      case Kind::kLogSumExp:
+        a = static_cast<A>(std::log(static_cast<double>(a)) + static_cast<double>(max[i]));
+        break;
+      default:
+        break;
+    }
+    y[i] = static_cast<T>(a);
+  }
+}
+
+using ReduceTypes = TypeList<float, double, int8_t, uint8_t, int32_t, uint32_t, int64_t, uint64_t>;
+
+struct ReduceAttrs {
+  bool keepdims = true;
+  bool noop_with_empty_axes = false;
+  std::vector<int64_t> axes;  // from the attribute (older versions)
+};
+
+Result<ReduceAttrs> ReadReduceAttrs(const core::Attributes& attrs, bool axes_from_input) {
+  ReduceAttrs r;
+  ACCEL_ASSIGN_OR_RETURN(int64_t keepdims, attrs.GetInt("keepdims", 1));
+  ACCEL_ASSIGN_OR_RETURN(int64_t noop, attrs.GetInt("noop_with_empty_axes", 0));
+  r.keepdims = keepdims != 0;
+  r.noop_with_empty_axes = noop != 0;
+  if (!axes_from_input) {
+    ACCEL_ASSIGN_OR_RETURN(r.axes, attrs.GetInts("axes"));
+  }
+  return r;
+}
+
+template <Kind K, int AxesInputVersion>
+Status InferReduce(core::InferContext& ctx) {
+  if (!ctx.has_input(0)) return InvalidModel("missing input 0");
+  const bool axes_from_input = ctx.opset() >= AxesInputVersion;
+  ACCEL_ASSIGN_OR_RETURN(ReduceAttrs r, ReadReduceAttrs(ctx.attrs(), axes_from_input));
+  const core::TensorType& x = ctx.input_type(0);
+  std::vector<int64_t> axes = r.axes;
+  if (axes_from_input && ctx.has_input(1)) {
+    const Tensor* value = ctx.input_value(1);
+    if (!value) {
+      // Axes known only at run time: with keepdims the rank is still known.
+      core::TensorType out = core::TensorType::UnknownShape(x.dtype);
+      if (r.keepdims && x.has_shape) out = core::TensorType::Known(x.dtype, x.dims);
+      if (r.keepdims && x.has_shape) std::fill(out.dims.begin(), out.dims.end(), -1);
+      ctx.set_output(0, std::move(out));
+      return Status::Ok();
+    }
+    ACCEL_ASSIGN_OR_RETURN(axes, core::ReadInts(*value));
+  }
+  if (!x.has_shape) {
+    ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
+    return Status::Ok();
+  }
+  if (axes.empty() && r.noop_with_empty_axes) {
+    ctx.set_output(0, x);
+    return Status::Ok();
+  }
+  ACCEL_ASSIGN_OR_RETURN(std::vector<bool> reduced, ReducedAxes(axes, x.rank()));
+  ctx.set_output(0, x.dtype, ReducedShape(x.dims, reduced, r.keepdims));
+  return Status::Ok();
+}
+
+using ReduceFn = void (*)(const Tensor&, Tensor&, const ReducePlan&, Kind, int64_t);
+
+class ReduceKernel final : public core::Kernel {
+ public:
+  ReduceKernel(ReduceFn fn, Kind kind, ReduceAttrs attrs, bool axes_from_input)
+      : fn_(fn), kind_(kind), attrs_(std::move(attrs)), axes_from_input_(axes_from_input) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    std::vector<int64_t> axes = attrs_.axes;
+    if (axes_from_input_ && ctx.num_inputs() > 1 && ctx.has_input(1)) {
+      ACCEL_ASSIGN_OR_RETURN(axes, core::ReadInts(ctx.input(1)));
+    }
+    if (axes.empty() && attrs_.noop_with_empty_axes) return ctx.SetOutput(0, x);
+    ACCEL_ASSIGN_OR_RETURN(std::vector<bool> reduced, ReducedAxes(axes, x.rank()));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    int64_t count = 1;
+    for (size_t i = 0; i < reduced.size(); ++i) {
+      if (reduced[i]) count *= x.shape()[i];
+    }
+    fn_(x, *y, MakeReducePlan(x.shape(), reduced), kind_, count);
+    return Status::Ok();
+  }
+
+ private:
+  ReduceFn fn_;
+  Kind kind_;
+  ReduceAttrs attrs_;
+  bool axes_from_input_;
+};
+
+template <Kind K, int AxesInputVersion>
+Result<std::unique_ptr<core::Kernel>> CreateReduce(const core::KernelInit& init) {
+  if (!init.has_input(0)) return InvalidModel("missing input 0");
+  const bool axes_from_input = init.opset >= AxesInputVersion;
+  ACCEL_ASSIGN_OR_RETURN(ReduceAttrs attrs, ReadReduceAttrs(init.attrs, axes_from_input));
+  const DType dtype = init.input_types[0]->dtype;
+  ReduceFn fn = nullptr;
+  VisitDType(ReduceTypes{}, dtype, [&](auto tag) { fn = &Reduce<typename decltype(tag)::type>; });
+  if (!fn) return UnsupportedDType(dtype);
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<ReduceKernel>(fn, K, std::move(attrs), axes_from_input));
+}
+
+// ---- ArgMax / ArgMin along one axis.
+
+template <typename T, bool kMax>
+void ArgLoop(const Tensor& in, Tensor& out, AxisLayout l, bool last) {
+  const T* x = in.data_as<T>();
+  int64_t* y = out.data_as<int64_t>();
+  auto better = [last](T v, T best) {
+    if constexpr (kMax) {
+      return last ? v >= best : v > best;
+    } else {
+      return last ? v <= best : v < best;
+    }
+  };
+#pragma omp parallel for schedule(static) if (l.outer * l.axis * l.inner >= kParallelMinElements)
+  for (int64_t o = 0; o < l.outer; ++o) {
+    for (int64_t i = 0; i < l.inner; ++i) {
+      const T* xs = x + o * l.axis * l.inner + i;
+      T best = xs[0];
+      int64_t index = 0;
+      for (int64_t r = 1; r < l.axis; ++r) {
+        if (better(xs[r * l.inner], best)) {
+          best = xs[r * l.inner];
+          index = r;
+        }
+      }
+      y[o * l.inner + i] = index;
+    }
+  }
+}
+
+using ArgFn = void (*)(const Tensor&, Tensor&, AxisLayout, bool);
+
+struct ArgAttrs {
+  int64_t axis = 0;
+  bool keepdims = true;
+  bool select_last_index = false;
+};
+
+Result<ArgAttrs> ReadArgAttrs(const core::Attributes& attrs) {
+  ArgAttrs a;
+  ACCEL_ASSIGN_OR_RETURN(a.axis, attrs.GetInt("axis", 0));
+  ACCEL_ASSIGN_OR_RETURN(int64_t keepdims, attrs.GetInt("keepdims", 1));
+  ACCEL_ASSIGN_OR_RETURN(int64_t last, attrs.GetInt("select_last_index", 0));
+  a.keepdims = keepdims != 0;
+  a.select_last_index = last != 0;
+  return a;
+}
+
+Status InferArg(core::InferContext& ctx) {
+  if (!ctx.has_input(0)) return InvalidModel("missing input 0");
+  ACCEL_ASSIGN_OR_RETURN(ArgAttrs a, ReadArgAttrs(ctx.attrs()));
+  const core::TensorType& x = ctx.input_type(0);
+  if (!x.has_shape) {
+    ctx.set_output(0, core::TensorType::UnknownShape(DType::kInt64));
+    return Status::Ok();
+  }
+  ACCEL_ASSIGN_OR_RETURN(int64_t axis, core::NormalizeAxis(a.axis, x.rank()));
+  std::vector<bool> reduced(x.dims.size(), false);
+  reduced[axis] = true;
+  ctx.set_output(0, DType::kInt64, ReducedShape(x.dims, reduced, a.keepdims));
+  return Status::Ok();
+}
+
+class ArgKernel final : public core::Kernel {
+ public:
+  ArgKernel(ArgFn fn, ArgAttrs attrs) : fn_(fn), attrs_(attrs) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    ACCEL_ASSIGN_OR_RETURN(int64_t axis, core::NormalizeAxis(attrs_.axis, x.rank()));
+    if (x.shape()[axis] == 0) return InvalidArgument("cannot take ArgMax/ArgMin of an empty axis");
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    if (x.element_count() > 0) {
+      fn_(x, *y, LayoutAround(x.shape(), axis), attrs_.select_last_index);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  ArgFn fn_;
+  ArgAttrs attrs_;
+};
+
+template <bool kMax>
+Result<std::unique_ptr<core::Kernel>> CreateArg(const core::KernelInit& init) {
+  if (!init.has_input(0)) return InvalidModel("missing input 0");
+  ACCEL_ASSIGN_OR_RETURN(ArgAttrs attrs, ReadArgAttrs(init.attrs));
+  const DType dtype = init.input_types[0]->dtype;
+  ArgFn fn = nullptr;
+  VisitDType(NumericTypes{}, dtype,
+             [&](auto tag) { fn = &ArgLoop<typename decltype(tag)::type, kMax>; });
+  if (!fn) return UnsupportedDType(dtype);
+  return std::unique_ptr<core::Kernel>(std::make_unique<ArgKernel>(fn, attrs));
+}
+
+}  // namespace
+
+#define ACCEL_REDUCE_OP(Name, Kind, AxesInputVersion, ...)               \
+  const core::OpDef& Name##OpDef() {                                     \
+    static const core::OpDef def{#Name,                                  \
+                                 "",                                     \
+                                 {__VA_ARGS__},                          \
+                                 1,                                      \
+                                 &InferReduce<Kind, AxesInputVersion>,   \
+                                 &CreateReduce<Kind, AxesInputVersion>}; \
+    return def;                                                          \
+  }
+
+// clang-format off
+//              name             kind               axes as input from  versions
+ACCEL_REDUCE_OP(ReduceSum,       Kind::kSum,        13,                 1, 11, 13)
+ACCEL_REDUCE_OP(ReduceMean,      Kind::kMean,       18,                 1, 11, 13, 18)
+ACCEL_REDUCE_OP(ReduceMax,       Kind::kMax,        18,                 1, 11, 12, 13, 18, 20)
+ACCEL_REDUCE_OP(ReduceMin,       Kind::kMin,        18,                 1, 11, 12, 13, 18, 20)
+ACCEL_REDUCE_OP(ReduceProd,      Kind::kProd,       18,                 1, 11, 13, 18)
+ACCEL_REDUCE_OP(ReduceL1,        Kind::kL1,         18,                 1, 11, 13, 18)
+ACCEL_REDUCE_OP(ReduceL2,        Kind::kL2,         18,                 1, 11, 13, 18)
+ACCEL_REDUCE_OP(ReduceLogSum,    Kind::kLogSum,     18,                 1, 11, 13, 18, 28)
+ACCEL_REDUCE_OP(ReduceLogSumExp, Kind::kLogSumExp,  18,                 1, 11, 13, 18, 28)
+ACCEL_REDUCE_OP(ReduceSumSquare, Kind::kSumSquare,  18,                 1, 11, 13, 18)
+// clang-format on
+
+const core::OpDef& ArgMaxOpDef() {
+  static const core::OpDef def{"ArgMax", "", {1, 11, 12, 13}, 1, InferArg, CreateArg<true>};
+  return def;
+}
+
+const core::OpDef& ArgMinOpDef() {
+  static const core::OpDef def{"ArgMin", "", {1, 11, 12, 13}, 1, InferArg, CreateArg<false>};
+  return def;
+}
+
+}  // namespace accel::cpu
