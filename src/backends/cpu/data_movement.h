@@ -97,6 +97,15 @@ inline Result<std::vector<int64_t>> KernelInputInts(const core::KernelContext& c
   return core::ReadInts(ctx.input(i));
 }
 
+// Output i, or `scratch` allocated with the given type when the model omits that output (so a
+// kernel computing several outputs together need not special-case it).
+inline Result<Tensor*> OutputOrScratch(core::KernelContext& ctx, size_t i, DType dtype, Shape shape,
+                                       Tensor& scratch) {
+  if (ctx.has_output(i)) return ctx.Output(i);
+  ACCEL_ASSIGN_OR_RETURN(scratch, Tensor::Create(dtype, std::move(shape)));
+  return &scratch;
+}
+
 // Calls f(T{}) with the C++ type of a numeric dtype; Unsupported for the others.
 template <typename F>
 Status VisitNumeric(DType dtype, F&& f) {
