@@ -1,9 +1,8 @@
 // Tensor helpers shared by the subcommands: loading input files, random inputs, element access
-// as double, summaries and the tolerance comparison used by `accel verify`.
+// as double and summaries.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <random>
 #include <string>
 
@@ -34,19 +33,5 @@ struct Summary {
 };
 // Min/max/mean over the non-NaN elements.
 Summary Summarize(const Tensor& t);
-
-struct Tolerance {
-  double rtol = 1e-3;
-  double atol = 1e-5;
-  std::optional<double> rel_l2;  // when set, replaces the element-wise check
-};
-
-// Reads {"rtol": R, "atol": A, "rel_l2": L} (every key optional) over `base`.
-Result<Tolerance> ParseToleranceJson(const std::string& text, Tolerance base);
-
-// Empty when `got` matches `want` (same dtype and shape; values within tolerance, NaN matching
-// NaN, bool and integer types exact); otherwise the reason, with the largest absolute error,
-// its index and the two values.
-std::string CompareTensors(const Tensor& got, const Tensor& want, const Tolerance& tol);
 
 }  // namespace accel::cli

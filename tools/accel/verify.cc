@@ -12,6 +12,7 @@
 #include "accel/accel.h"
 #include "args.h"
 #include "commands.h"
+#include "compare.h"
 #include "core/onnx_importer.h"
 #include "tensor_util.h"
 
