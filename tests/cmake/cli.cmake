@@ -54,6 +54,9 @@ if(EXISTS ${ACCEL_NODE_TESTS})
     add_test(NAME cli_verify_detects_corrupted_output
              COMMAND ${ACCEL_CLI_HELPER} verify-fails ${ACCEL_CLI}
                      ${ACCEL_NODE_TESTS}/test_transpose_default ${ACCEL_CLI_WORK})
+    add_test(NAME cli_verify_tolerances
+             COMMAND ${ACCEL_CLI_HELPER} verify-tolerance ${ACCEL_CLI}
+                     ${ACCEL_NODE_TESTS}/test_transpose_default ${ACCEL_CLI_WORK})
   endif()
 endif()
 

@@ -3,6 +3,10 @@
 usage: cli_helpers.py COMMAND ACCEL [ARGS...]
   verify-fails ACCEL TEST_DIR WORK_DIR  copy TEST_DIR, corrupt its first expected output, and
                                         expect `accel verify` to print FAIL and exit 1
+  verify-tolerance ACCEL TEST_DIR WORK_DIR
+                                        perturb one expected value by 1% and check that the
+                                        default tolerance fails it while accel_tolerance.json
+                                        (rtol, rel_l2) decides as documented
   inspect-lists ACCEL WORK_DIR          build a model with two unknown ops and expect
                                         `accel inspect` to list both
   bench-json ACCEL MODEL                expect `accel bench --json` to print one JSON object
@@ -31,12 +35,11 @@ def fail(message):
     sys.exit(1)
 
 
-def verify_fails(accel, test_dir, work_dir):
-    import numpy as np
+def copy_with_changed_output(test_dir, copy, change):
+    """Copies a test directory and applies change(array) to its first expected output."""
     import onnx
     from onnx import numpy_helper
 
-    copy = os.path.join(work_dir, os.path.basename(test_dir.rstrip("/")) + "_corrupted")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(test_dir, copy)
     path = os.path.join(copy, "test_data_set_0", "output_0.pb")
@@ -44,14 +47,48 @@ def verify_fails(accel, test_dir, work_dir):
     with open(path, "rb") as f:
         tensor.ParseFromString(f.read())
     want = numpy_helper.to_array(tensor).copy()
-    want.flat[want.size // 2] += np.asarray(1, dtype=want.dtype)
+    change(want)
     with open(path, "wb") as f:
         f.write(numpy_helper.from_array(want, tensor.name).SerializeToString())
+
+
+def verify_fails(accel, test_dir, work_dir):
+    import numpy as np
+
+    copy = os.path.join(work_dir, os.path.basename(test_dir.rstrip("/")) + "_corrupted")
+
+    def corrupt(want):
+        want.flat[want.size // 2] += np.asarray(1, dtype=want.dtype)
+
+    copy_with_changed_output(test_dir, copy, corrupt)
     proc = run([accel, "verify", copy])
     if proc.returncode != 1:
         fail(f"exit code {proc.returncode}, want 1")
     if "FAIL " not in proc.stdout or "0 passed, 1 failed, 0 skipped" not in proc.stdout:
         fail("no FAIL line / wrong summary")
+
+
+def verify_tolerance(accel, test_dir, work_dir):
+    copy = os.path.join(work_dir, os.path.basename(test_dir.rstrip("/")) + "_perturbed")
+
+    def perturb(want):
+        i = int(abs(want).argmax())  # the largest value, so 1% is far above atol
+        want.flat[i] *= 1.01
+
+    copy_with_changed_output(test_dir, copy, perturb)
+    cases = [(None, 1), ('{"rtol": 0.02}', 0), ('{"rtol": 0.001, "atol": 0}', 1),
+             ('{"rel_l2": 0.1}', 0), ('{"rel_l2": 1e-6}', 1), ('{"rtol": "x"}', 1)]
+    for tolerance, want_code in cases:
+        path = os.path.join(copy, "accel_tolerance.json")
+        if tolerance is None:
+            if os.path.exists(path):
+                os.remove(path)
+        else:
+            with open(path, "w") as f:
+                f.write(tolerance)
+        proc = run([accel, "verify", copy])
+        if proc.returncode != want_code:
+            fail(f"tolerance {tolerance}: exit code {proc.returncode}, want {want_code}")
 
 
 def inspect_lists(accel, work_dir):
@@ -115,6 +152,8 @@ def main():
     command, accel, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "verify-fails":
         verify_fails(accel, *args)
+    elif command == "verify-tolerance":
+        verify_tolerance(accel, *args)
     elif command == "inspect-lists":
         inspect_lists(accel, *args)
     elif command == "bench-json":
