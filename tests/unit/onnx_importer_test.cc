@@ -868,6 +868,30 @@ TEST_CASE("Random byte flips on a small model never crash", "[onnx_importer]") {
   CHECK(ok < 4000);
 }
 
+TEST_CASE("Every ONNX backend node test imports or is cleanly unsupported", "[onnx_importer]") {
+  const fs::path root = "/usr/share/libonnx-testdata/data/node";
+  if (!fs::exists(root)) {
+    WARN("ONNX backend test data not found; skipping");
+    return;
+  }
+  int imported = 0;
+  int unsupported = 0;
+  for (const fs::directory_entry& dir : fs::directory_iterator(root)) {
+    const fs::path model = dir.path() / "model.onnx";
+    if (!fs::exists(model)) continue;
+    Result<std::string> bytes = ReadFile(model.string());
+    REQUIRE(bytes.ok());
+    Result<Graph> g = ImportOnnx(std::as_bytes(std::span(*bytes)), {dir.path().string()});
+    INFO(model << ": " << g.status().ToString());
+    // These are valid models: the only acceptable failure is a feature libaccel lacks
+    // (old opsets, sequences, optionals, strings, subgraphs).
+    CHECK((g.ok() || g.status().code() == StatusCode::kUnsupported));
+    g.ok() ? ++imported : ++unsupported;
+  }
+  CHECK(imported > 800);
+  CHECK(unsupported < 100);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Real models
 
