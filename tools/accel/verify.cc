@@ -180,6 +180,7 @@ Outcome RunDataSet(Session& session, const Model& model, const fs::path& set_dir
 
   std::vector<fs::path> output_files = NumberedFiles(set_dir, "output_");
   if (output_files.empty()) return Fail(set + "no output_*.pb files");
+  std::vector<std::string> failures;
   for (size_t i = 0; i < output_files.size(); ++i) {
     std::string name;
     Result<Tensor> want = LoadTensorFile(output_files[i].string(), &name);
@@ -200,9 +201,14 @@ Outcome RunDataSet(Session& session, const Model& model, const fs::path& set_dir
                   DTypeName(got->tensor.dtype()), ShapeToString(got->tensor.shape()).c_str(),
                   diff.empty() ? "ok" : diff.c_str());
     }
-    if (!diff.empty()) return Fail(set + "output '" + got->name + "': " + diff);
+    if (!diff.empty()) failures.push_back("output '" + got->name + "': " + diff);
   }
-  return {};
+  if (failures.empty()) return {};
+  // The first mismatch in full; the others only counted, to keep one line per test.
+  std::string more = failures.size() == 1
+                         ? ""
+                         : " (and " + std::to_string(failures.size() - 1) + " more outputs differ)";
+  return Fail(set + failures[0] + more);
 }
 
 Outcome RunTest(const TestCase& test, const Options& opts) {
