@@ -328,6 +328,8 @@ Result<std::string> ReadFile(const std::string& path) {
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) return NotFound(path + ": no such file");
   if (std::filesystem::is_directory(status)) return IoError(path + ": is a directory");
+  // Opening a FIFO or device could block forever or never end.
+  if (!std::filesystem::is_regular_file(status)) return IoError(path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError(path + ": cannot open for reading");
   in.seekg(0, std::ios::end);

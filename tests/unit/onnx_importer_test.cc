@@ -3,6 +3,7 @@
 #include "core/onnx_importer.h"
 
 #include <onnx/onnx_pb.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -489,6 +490,19 @@ TEST_CASE("ReadTensorFile reads a serialized TensorProto and reports the path", 
   WriteBytes(dir.path() / "garbage.pb", "\xff\xff\xff\xff");
   RequireError(ReadTensorFile((dir.path() / "garbage.pb").string(), &name).status(),
                StatusCode::kInvalidModel, {"garbage.pb"});
+}
+
+TEST_CASE("ReadFile reports the path and never blocks on special files", "[onnx_importer]") {
+  TempDir dir;
+  WriteBytes(dir.path() / "f.bin", std::string("ab\0c", 4));
+  Result<std::string> bytes = ReadFile((dir.path() / "f.bin").string());
+  REQUIRE(bytes.ok());
+  CHECK(*bytes == std::string("ab\0c", 4));
+  RequireError(ReadFile((dir.path() / "nope").string()).status(), StatusCode::kNotFound, {"nope"});
+  RequireError(ReadFile(dir.path().string()).status(), StatusCode::kIoError, {dir.path().string()});
+  const fs::path fifo = dir.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  RequireError(ReadFile(fifo.string()).status(), StatusCode::kIoError, {"fifo"});
 }
 
 TEST_CASE("ReadTensorFile matches the protobuf bytes of a backend-test file", "[onnx_tensor]") {
