@@ -116,7 +116,15 @@ int InspectCommand(std::span<const std::string> args) {
   }
   std::printf("opsets:");
   for (const auto& [domain, opset] : opsets) std::printf(" %s=%d", domain.c_str(), opset);
-  std::printf("\nnodes: %zu\nops:\n", g.nodes.size());
+  size_t constants = 0, constant_bytes = 0;
+  for (const core::Value& v : g.values) {
+    if (!v.constant) continue;
+    ++constants;
+    constant_bytes += v.constant->byte_size();
+  }
+  std::printf("\ninitializers: %zu (%.2f MiB)\n", constants,
+              static_cast<double>(constant_bytes) / (1024.0 * 1024.0));
+  std::printf("nodes: %zu\nops:\n", g.nodes.size());
   for (const auto& [op, count] : histogram) std::printf("  %-24s %d\n", op.c_str(), count);
 
   std::map<std::string, std::string> unsupported = UnsupportedOps(g);
