@@ -16,7 +16,10 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type);
 // Copies a TensorProto into an owning Tensor. Checks that the data size matches dtype and dims
 // (raw_data or the typed repeated fields). External data is read from `base_dir`, which
 // confines it: absolute paths, ".." and symlinks leaving the directory are rejected, as are an
-// empty base_dir and offsets/lengths past the end of the file. Errors name the tensor.
+// empty base_dir and offsets/lengths past the end of the file. Errors name the tensor:
+// InvalidModel for inconsistent data or an escaping location, InvalidArgument for an empty
+// base_dir, NotFound for a missing file, Unsupported for dtypes libaccel lacks (string, float8).
+// Sizes are checked before anything is allocated.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
 
 // Reads a serialized TensorProto file (the ONNX backend-test input_N.pb / output_N.pb layout).
