@@ -178,25 +178,25 @@ Result<std::unique_ptr<core::Kernel>> CreateConstantOfShape(const core::KernelIn
 
 // ---- Range ----
 
+bool IsHalf(DType d) { return d == DType::kFloat16 || d == DType::kBFloat16; }
+
 Result<int64_t> RangeCount(const Tensor& start, const Tensor& limit, const Tensor& delta) {
   for (const Tensor* t : {&start, &limit, &delta}) {
     if (t->element_count() != 1) return InvalidModel("start, limit and delta must be scalars");
     if (t->dtype() != start.dtype()) return InvalidModel("start, limit and delta differ in dtype");
   }
-  int64_t count = 0;
-  ACCEL_RETURN_IF_ERROR(dm::VisitNumeric(start.dtype(), [&](auto tag) -> Status {
-    using T = decltype(tag);
-    T s = start.data_as<T>()[0], l = limit.data_as<T>()[0], d = delta.data_as<T>()[0];
-    if (d == T(0)) return InvalidModel("delta is 0");
-    double n =
-        std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
-    if (!(n <= static_cast<double>(int64_t{1} << 40))) {
-      return InvalidModel("range has too many elements");
-    }
-    count = n > 0 ? static_cast<int64_t>(n) : 0;
-    return Status::Ok();
-  }));
-  return count;
+  if (!IsHalf(start.dtype())) {
+    ACCEL_RETURN_IF_ERROR(dm::VisitNumeric(start.dtype(), [](auto) { return Status::Ok(); }));
+  }
+  ACCEL_ASSIGN_OR_RETURN(double s, dm::ScalarAsDouble(start));
+  ACCEL_ASSIGN_OR_RETURN(double l, dm::ScalarAsDouble(limit));
+  ACCEL_ASSIGN_OR_RETURN(double d, dm::ScalarAsDouble(delta));
+  if (d == 0) return InvalidModel("delta is 0");
+  double n = std::ceil((l - s) / d);
+  if (!(n <= static_cast<double>(int64_t{1} << 40))) {
+    return InvalidModel("range has too many elements");
+  }
+  return n > 0 ? static_cast<int64_t>(n) : 0;
 }
 
 Status InferRange(core::InferContext& ctx) {
@@ -217,12 +217,22 @@ Status ComputeRange(core::KernelContext& ctx, const core::Attributes& attrs, int
   const Tensor& start = ctx.input(0);
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   int64_t n = out->element_count();
+  if (IsHalf(start.dtype())) {
+    // Computed in float, rounded once per element.
+    ACCEL_ASSIGN_OR_RETURN(double s, dm::ScalarAsDouble(start));
+    ACCEL_ASSIGN_OR_RETURN(double d, dm::ScalarAsDouble(ctx.input(2)));
+    for (int64_t i = 0; i < n; ++i) {
+      ACCEL_RETURN_IF_ERROR(dm::StoreFromDouble(
+          *out, i, static_cast<float>(s) + static_cast<float>(i) * static_cast<float>(d)));
+    }
+    return Status::Ok();
+  }
   return dm::VisitNumeric(start.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     T s = start.data_as<T>()[0];
     T d = ctx.input(2).data_as<T>()[0];
     T* o = out->data_as<T>();
-    // Accumulating like the reference (start + i*delta) keeps integer types exact.
+    // start + i * delta (not repeated addition) keeps float error from accumulating.
     for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
     return Status::Ok();
   });
