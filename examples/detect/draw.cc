@@ -94,28 +94,34 @@ Color ClassColor(int class_id) {
 
 void DrawDetections(Image& image, const std::vector<Detection>& detections,
                     const std::vector<std::string>& labels) {
-  // Text and lines grow with the image so labels stay readable on large photos.
-  const int scale =
+  // Lines and text grow with the image so they stay readable on large photos.
+  const int image_scale =
       std::max(1, static_cast<int>(std::lround(std::min(image.width, image.height) / 300.0)));
-  const int thickness = std::max(2, scale);
-  const int pad = scale;
-  for (size_t i = 0; i < detections.size(); ++i) {
-    const Detection& d = detections[i];
-    const Color color = ClassColor(d.class_id);
-    DrawBoxOutline(image, d.box, color, thickness);
-    if (i >= labels.size() || std::isnan(d.box.x0) || std::isnan(d.box.y0)) continue;
-
-    const int label_w = TextWidth(labels[i], scale) + 2 * pad;
+  const int thickness = std::max(2, image_scale);
+  for (const Detection& d : detections) {
+    DrawBoxOutline(image, d.box, ClassColor(d.class_id), thickness);
+  }
+  // Labels after all boxes so no line crosses a label, the best-scored label drawn last (on
+  // top) where labels of crowded small boxes overlap.
+  for (size_t n = std::min(labels.size(), detections.size()); n-- > 0;) {
+    const Detection& d = detections[n];
+    if (std::isnan(d.box.x0) || std::isnan(d.box.y0) || std::isnan(d.box.y1)) continue;
+    // Small boxes (faces in a crowd) get small text so labels hide fewer neighbours.
+    const int box_h = ToPixel(d.box.y1) - ToPixel(d.box.y0);
+    const int scale = std::clamp(box_h / 40, 1, image_scale);
+    const int pad = scale;
+    const int label_w = TextWidth(labels[n], scale) + 2 * pad;
     const int label_h = TextHeight(scale) + 2 * pad;
     const int box_x = ToPixel(d.box.x0);
     const int box_y = ToPixel(d.box.y0);
     const int x = std::clamp(box_x, 0, std::max(0, image.width - label_w));
     const int y = box_y >= label_h ? box_y - label_h : std::max(box_y, 0);
+    const Color color = ClassColor(d.class_id);
     FillRect(image, x, y, x + label_w, y + label_h, color);
     // Dark text on light colors, white text on dark ones.
     const int luma = (299 * color.r + 587 * color.g + 114 * color.b) / 1000;
     const Color text_color = luma > 140 ? Color{0, 0, 0} : Color{255, 255, 255};
-    DrawText(image, x + pad, y + pad, labels[i], text_color, scale);
+    DrawText(image, x + pad, y + pad, labels[n], text_color, scale);
   }
 }
 

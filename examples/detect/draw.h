@@ -29,8 +29,9 @@ int TextHeight(int scale);
 // A distinct, saturated color per class.
 Color ClassColor(int class_id);
 
-// Draws every detection's box and its label (labels[i] belongs to detections[i]), the label
-// on a filled background just above the box, or inside it when there is no room above.
+// Draws every detection's box and its label (labels[i] belongs to detections[i], which are
+// sorted by descending score), the label on a filled background just above the box, or inside
+// it when there is no room above.
 void DrawDetections(Image& image, const std::vector<Detection>& detections,
                     const std::vector<std::string>& labels);
 
