@@ -41,9 +41,6 @@ void FillRect(Image& image, int x0, int y0, int x1, int y1, Color color) {
 }
 
 void DrawBoxOutline(Image& image, const Box& box, Color color, int thickness) {
-  if (std::isnan(box.x0) || std::isnan(box.y0) || std::isnan(box.x1) || std::isnan(box.y1)) {
-    return;
-  }
   const int x0 = ToPixel(box.x0);
   const int y0 = ToPixel(box.y0);
   const int x1 = ToPixel(box.x1);
@@ -105,7 +102,6 @@ void DrawDetections(Image& image, const std::vector<Detection>& detections,
   // top) where labels of crowded small boxes overlap.
   for (size_t n = std::min(labels.size(), detections.size()); n-- > 0;) {
     const Detection& d = detections[n];
-    if (std::isnan(d.box.x0) || std::isnan(d.box.y0) || std::isnan(d.box.y1)) continue;
     // Small boxes (faces in a crowd) get small text so labels hide fewer neighbours.
     const int box_h = ToPixel(d.box.y1) - ToPixel(d.box.y0);
     const int scale = std::clamp(box_h / 40, 1, image_scale);

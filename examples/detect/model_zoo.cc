@@ -110,7 +110,13 @@ accel::Status AdaptSpecToModel(const accel::Model& model, ModelSpec& spec) {
                                   "' is " + accel::DTypeName(input.dtype) + " " +
                                   accel::ShapeToString(input.dims));
   }
-  // Dynamic sizes (-1) keep the recipe's default.
+  // Dynamic sizes (-1) keep the recipe's default; absurd fixed sizes are refused before any
+  // buffer is sized by them.
+  constexpr int64_t kMaxSide = 8192;
+  if (input.dims[2] > kMaxSide || input.dims[3] > kMaxSide) {
+    return accel::InvalidArgument("image input " + accel::ShapeToString(input.dims) +
+                                  " is larger than " + std::to_string(kMaxSide) + " pixels");
+  }
   if (input.dims[2] > 0) spec.preprocess.height = static_cast<int>(input.dims[2]);
   if (input.dims[3] > 0) spec.preprocess.width = static_cast<int>(input.dims[3]);
   return accel::Status::Ok();

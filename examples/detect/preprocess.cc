@@ -94,9 +94,13 @@ ModelInput Preprocess(const Image& image, const PreprocessSpec& spec) {
 }
 
 Box ToImageBox(const Box& box, const ModelInput& input, int image_width, int image_height) {
-  const auto fx = [&](float x) { return std::clamp(x / input.scale_x, 0.0f, 1.0f * image_width); };
-  const auto fy = [&](float y) { return std::clamp(y / input.scale_y, 0.0f, 1.0f * image_height); };
-  return {fx(box.x0), fy(box.y0), fx(box.x1), fy(box.y1)};
+  // NaN from a broken model output becomes 0 so that printing and JSON stay well-formed.
+  const auto map = [](float v, float scale, int limit) {
+    const float mapped = v / scale;
+    return std::isnan(mapped) ? 0.0f : std::clamp(mapped, 0.0f, static_cast<float>(limit));
+  };
+  return {map(box.x0, input.scale_x, image_width), map(box.y0, input.scale_y, image_height),
+          map(box.x1, input.scale_x, image_width), map(box.y1, input.scale_y, image_height)};
 }
 
 }  // namespace detect
