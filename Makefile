@@ -1,0 +1,69 @@
+# libaccel: the two commands of a fresh machine are `make demo` and `make test`.
+# Each installs what is missing (scripts/setup.sh), configures, builds incrementally and runs.
+#
+#   make demo       build examples/detect and run it on yolox_nano + dog.jpg
+#   make test       build everything and run the test suite (without tests labelled "slow")
+#   make test-all   the same, slow tests included
+#   make format     clang-format every tracked C++ file in place
+#   make clean      remove the build trees
+#
+# Variables: BUILD_DIR (default build), JOBS (default: all cores), CTEST_ARGS (extra ctest
+# arguments, e.g. CTEST_ARGS="-R verify"), SANITIZE=0 (skip the ASan+UBSan tree and its tests).
+
+BUILD_DIR ?= build
+ASAN_DIR ?= $(BUILD_DIR)-asan
+JOBS ?= $(shell nproc)
+SANITIZE ?= 1
+CTEST_ARGS ?=
+DEMO_OUT ?= detections.png
+
+# ACCEL_MODEL_DIR for configure and tests: the directory in which scripts/fetch_models.py finds
+# (or downloads) every file of models/manifest.json. Empty when some file cannot be had: the
+# model tests are then not registered (CMake says so) and everything else still runs.
+# Computed once per make run, on first use.
+MODEL_DIR = $(eval MODEL_DIR := $(shell scripts/fetch_models.py --print-dir --quiet || \
+  echo "make: model files missing (see above): real-model tests are skipped" >&2))$(MODEL_DIR)
+SET_MODEL_DIR = if [ -n "$(MODEL_DIR)" ]; then export ACCEL_MODEL_DIR="$(MODEL_DIR)"; \
+  else unset ACCEL_MODEL_DIR; fi
+
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release -DACCEL_SANITIZER_TESTS=$(SANITIZE) \
+  -DACCEL_SANITIZER_BUILD_DIR=$(abspath $(ASAN_DIR))
+
+.PHONY: all setup build build-sanitized demo test test-all format check-format clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@$(SET_MODEL_DIR); \
+	  cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) && cmake --build $(BUILD_DIR) -j $(JOBS)
+
+build-sanitized: setup
+	@if [ "$(SANITIZE)" = 1 ]; then scripts/build_sanitized.sh $(ASAN_DIR) $(JOBS); fi
+
+# ctest's summary must be the last thing printed: nothing runs after it.
+test: build build-sanitized
+	@$(SET_MODEL_DIR); \
+	  cd $(BUILD_DIR) && ctest --output-on-failure --no-label-summary -j $(JOBS) --timeout 1800 \
+	    $(if $(SLOW),,-LE slow) $(CTEST_ARGS)
+
+test-all:
+	@$(MAKE) --no-print-directory test SLOW=1
+
+demo: setup
+	@dir="$$(scripts/fetch_models.py --print-dir --upstream-only yolox_nano images/dog.jpg)" && \
+	  cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) && \
+	  cmake --build $(BUILD_DIR) -j $(JOBS) --target detect && \
+	  $(BUILD_DIR)/examples/detect/detect --model-dir "$$dir" --model yolox_nano \
+	    --image "$$dir/images/dog.jpg" --out $(DEMO_OUT)
+
+format:
+	@scripts/check_format.sh --fix
+
+check-format:
+	@scripts/check_format.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)
