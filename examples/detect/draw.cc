@@ -17,10 +17,12 @@ std::vector<char> PrintableCopy(const std::string& text) {
   return out;
 }
 
-// Pixel coordinate of a float box edge; NaN and huge values end up outside any image.
+// Pixel coordinate of a float box edge. NaN and huge values end up far outside any image, but
+// small enough that sums and differences of two coordinates cannot overflow an int.
 int ToPixel(float v) {
-  if (!std::isfinite(v)) return v > 0 ? 1 << 30 : -(1 << 30);
-  return static_cast<int>(std::lround(std::clamp(v, -1e8f, 1e8f)));
+  constexpr float kFar = 1e8f;
+  if (std::isnan(v)) return -static_cast<int>(kFar);
+  return static_cast<int>(std::lround(std::clamp(v, -kFar, kFar)));
 }
 
 }  // namespace
