@@ -240,8 +240,17 @@ class ReduceKernel final : public core::Kernel {
     if (axes_from_input_ && ctx.num_inputs() > 1 && ctx.has_input(1)) {
       ACCEL_ASSIGN_OR_RETURN(axes, core::ReadInts(ctx.input(1)));
     }
-    if (axes.empty() && attrs_.noop_with_empty_axes) return ctx.SetOutput(0, x);
-    ACCEL_ASSIGN_OR_RETURN(std::vector<bool> reduced, ReducedAxes(axes, x.rank()));
+    std::vector<bool> reduced(static_cast<size_t>(x.rank()), false);
+    if (axes.empty() && attrs_.noop_with_empty_axes) {
+      // A reduction over no axes: each output is f(one element), which is the input itself
+      // except for the ops that map elements (|x|, x^2, log x), as in the ONNX reference.
+      if (kind_ == Kind::kSum || kind_ == Kind::kMean || kind_ == Kind::kMax ||
+          kind_ == Kind::kMin || kind_ == Kind::kProd || kind_ == Kind::kLogSumExp) {
+        return ctx.SetOutput(0, x);
+      }
+    } else {
+      ACCEL_ASSIGN_OR_RETURN(reduced, ReducedAxes(axes, x.rank()));
+    }
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     int64_t count = 1;
     for (size_t i = 0; i < reduced.size(); ++i) {
