@@ -1,6 +1,5 @@
 // Unary elementwise ops, one table line each, plus Identity and Dropout (which only forward).
 #include <Eigen/Core>
-#include <bit>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -112,27 +111,10 @@ void ApplyUnary(const void* in, void* out, int64_t n, const UnaryParams& p) {
   for (int64_t i = 0; i < n; ++i) y[i] = Op::template Apply<T>(x[i], p);
 }
 
-// Eigen vectorizes exp/tanh/logistic with SIMD polynomials; the scalar libm calls do not.
-template <typename F>
-void ApplyEigenF32(const void* in, void* out, int64_t n, F f) {
-  constexpr int64_t kChunk = 1 << 14;
-  const float* x = static_cast<const float*>(in);
-  float* y = static_cast<float*>(out);
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n >= kParallelMinElements)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t begin = c * kChunk;
-    const int64_t len = std::min(kChunk, n - begin);
-    Eigen::Map<const Eigen::ArrayXf> xs(x + begin, len);
-    Eigen::Map<Eigen::ArrayXf> ys(y + begin, len);
-    f(xs, ys);
-  }
-}
-
 // exp(x) for x in [-87.3, 88.3] (clamped), ~2 ulp: Cephes' polynomial on x - n*ln2, scaled by
 // 2^n through the exponent bits. Branch-free, so the loops below vectorize.
 [[gnu::always_inline]] inline float ClampedExp(float x) {
-  // Ternaries, not std::min/max: those are not inlined into the target clones below.
+  // Ternaries, not std::min/max: those would not inline into the target-specific loops.
   x = x < -87.3f ? -87.3f : x;
   x = x > 88.3f ? 88.3f : x;
   const float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
@@ -158,8 +140,16 @@ void ApplyEigenF32(const void* in, void* out, int64_t n, F f) {
 [[gnu::target("avx2,fma")]] void SigmoidAvx2(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + ClampedExp(-x[i]));
 }
+
+// Eigen vectorizes exp/tanh/logistic with SIMD polynomials; the scalar libm calls do not.
 void SigmoidEigen(const float* x, float* y, int64_t n) {
   Eigen::Map<Eigen::ArrayXf>(y, n) = Eigen::Map<const Eigen::ArrayXf>(x, n).logistic();
+}
+void ExpEigen(const float* x, float* y, int64_t n) {
+  Eigen::Map<Eigen::ArrayXf>(y, n) = Eigen::Map<const Eigen::ArrayXf>(x, n).exp();
+}
+void TanhEigen(const float* x, float* y, int64_t n) {
+  Eigen::Map<Eigen::ArrayXf>(y, n) = Eigen::Map<const Eigen::ArrayXf>(x, n).tanh();
 }
 
 template <void (*Chunk)(const float*, float*, int64_t)>
@@ -183,16 +173,8 @@ UnaryFn FastF32(std::string_view op_type) {
     }
     return &ApplyChunked<SigmoidEigen>;
   }
-  if (op_type == "Exp") {
-    return [](const void* in, void* out, int64_t n, const UnaryParams&) {
-      ApplyEigenF32(in, out, n, [](const auto& x, auto& y) { y = x.exp(); });
-    };
-  }
-  if (op_type == "Tanh") {
-    return [](const void* in, void* out, int64_t n, const UnaryParams&) {
-      ApplyEigenF32(in, out, n, [](const auto& x, auto& y) { y = x.tanh(); });
-    };
-  }
+  if (op_type == "Exp") return &ApplyChunked<ExpEigen>;
+  if (op_type == "Tanh") return &ApplyChunked<TanhEigen>;
   return nullptr;
 }
 
