@@ -1,5 +1,6 @@
 #include "backends/cpu/data_movement.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace accel::cpu::dm {
@@ -68,6 +69,61 @@ void CopyRow(uint8_t* dst, const uint8_t* src, int64_t n, int64_t stride) {
   for (int64_t i = 0; i < n; ++i) std::memcpy(d + i, src + i * stride, sizeof(T));
 }
 
+// A transpose-like copy: output dim `k` is contiguous in the source (stride = one element) while
+// the innermost output dim is strided. Copying in square tiles keeps both sides in cache.
+template <typename T>
+void TiledCopy(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dims,
+               const std::vector<int64_t>& strides, size_t k, int64_t inner, int64_t inner_stride) {
+  constexpr int64_t kTile = 32;
+  // Output strides (elements) of the outer dims; the inner dim has output stride 1.
+  std::vector<int64_t> out_strides(dims.size());
+  int64_t acc = inner;
+  for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+    out_strides[d] = acc;
+    acc *= dims[d];
+  }
+  int64_t rows = dims[k];
+  int64_t out_row = out_strides[k];
+  int64_t rest_count = ElementCount(dims) / rows;
+  bool parallel = rest_count > 1 && rest_count * rows * inner * sizeof(T) >= (int64_t{1} << 16);
+#pragma omp parallel for if (parallel)
+  for (int64_t r = 0; r < rest_count; ++r) {
+    int64_t src_off = 0, dst_off = 0, rest = r;
+    for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+      if (static_cast<size_t>(d) == k) continue;
+      int64_t i = rest % dims[d];
+      rest /= dims[d];
+      src_off += i * strides[d];
+      dst_off += i * out_strides[d];
+    }
+    const uint8_t* s = src + src_off;
+    T* o = reinterpret_cast<T*>(dst) + dst_off;
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      int64_t i1 = std::min(rows, i0 + kTile);
+      for (int64_t j0 = 0; j0 < inner; j0 += kTile) {
+        int64_t j1 = std::min(inner, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i) {
+          const uint8_t* si = s + i * static_cast<int64_t>(sizeof(T));
+          T* oi = o + i * out_row;
+          for (int64_t j = j0; j < j1; ++j) std::memcpy(oi + j, si + j * inner_stride, sizeof(T));
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+bool TryTiled(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dims,
+              const std::vector<int64_t>& strides, int64_t inner, int64_t inner_stride) {
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (strides[k] == static_cast<int64_t>(sizeof(T)) && dims[k] >= 4 && inner >= 4) {
+      TiledCopy<T>(dst, src, dims, strides, k, inner, inner_stride);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
@@ -101,6 +157,12 @@ void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
   int64_t outer = ElementCount(dims);
   auto* out = static_cast<uint8_t*>(dst);
   const auto* in = static_cast<const uint8_t*>(src);
+  if ((block == 4 && TryTiled<uint32_t>(out, in, dims, strides, inner, inner_stride)) ||
+      (block == 2 && TryTiled<uint16_t>(out, in, dims, strides, inner, inner_stride)) ||
+      (block == 1 && TryTiled<uint8_t>(out, in, dims, strides, inner, inner_stride)) ||
+      (block == 8 && TryTiled<uint64_t>(out, in, dims, strides, inner, inner_stride))) {
+    return;
+  }
   int64_t row_bytes = inner * block;
   bool parallel = outer > 1 && outer * row_bytes >= (int64_t{1} << 16);
 #pragma omp parallel for if (parallel)
