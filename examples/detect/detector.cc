@@ -1,5 +1,6 @@
 #include "detector.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "decoders.h"
@@ -7,6 +8,8 @@
 
 namespace detect {
 namespace {
+
+constexpr size_t kMaxCandidates = 5000;
 
 accel::Result<std::vector<Detection>> Decode(const ModelSpec& spec,
                                              const std::vector<accel::NamedTensor>& outputs,
@@ -52,6 +55,12 @@ accel::Result<DetectResult> Detect(accel::Session& session, const ModelSpec& spe
 
   ACCEL_ASSIGN_OR_RETURN(std::vector<Detection> candidates,
                          Decode(spec, *outputs, score_threshold));
+  // NMS is quadratic; a very low threshold must not make it run for minutes.
+  if (candidates.size() > kMaxCandidates) {
+    std::nth_element(candidates.begin(), candidates.begin() + kMaxCandidates, candidates.end(),
+                     [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    candidates.resize(kMaxCandidates);
+  }
   result.detections = NonMaxSuppression(std::move(candidates), spec.iou_threshold);
   for (Detection& detection : result.detections) {
     detection.box = ToImageBox(detection.box, input, image.width, image.height);

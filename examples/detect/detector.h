@@ -15,7 +15,8 @@ struct DetectResult {
   double inference_ms = 0;            // Session::Run alone
 };
 
-// `spec` must already be adapted to the session's model (AdaptSpecToModel).
+// `spec` must already be adapted to the session's model (AdaptSpecToModel). At most the 5000
+// best-scored candidates enter NMS.
 accel::Result<DetectResult> Detect(accel::Session& session, const ModelSpec& spec,
                                    const Image& image, float score_threshold);
 
