@@ -1,4 +1,5 @@
 // Pad: constant, reflect, edge and wrap padding (negative pads crop).
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -168,6 +169,12 @@ Status ComputePad(core::KernelContext& ctx, const core::Attributes& attrs, int o
   int64_t rows = rank == 0 ? 1 : out->element_count() / row;
   const std::vector<int64_t>* last = rank == 0 ? nullptr : &maps[rank - 1];
   int64_t last_stride = rank == 0 ? 0 : strides[rank - 1];
+  int64_t copy_lo = 0, copy_hi = 0;
+  if (rank > 0) {
+    int64_t begin = pads[rank - 1];
+    copy_lo = std::max<int64_t>(0, begin);
+    copy_hi = std::min<int64_t>(row, begin + in.shape()[rank - 1]);
+  }
   for (int64_t r = 0; r < rows; ++r) {
     int64_t offset = 0;
     bool inside = true;
@@ -181,7 +188,15 @@ Status ComputePad(core::KernelContext& ctx, const core::Attributes& attrs, int o
         offset += s * strides[d];
     }
     uint8_t* out_row = dst + r * row * elem;
+    // Output positions [lo, hi) of the last axis read the source row contiguously.
+    int64_t lo = inside ? copy_lo : row;
+    int64_t hi = inside ? copy_hi : row;
+    if (hi > lo) {
+      std::memcpy(out_row + lo * elem, src + (offset + (*last)[lo]) * elem, (hi - lo) * elem);
+    }
     for (int64_t j = 0; j < row; ++j) {
+      if (j == lo && hi > lo) j = hi;
+      if (j >= row) break;
       int64_t s = last ? (*last)[j] : 0;
       const uint8_t* from = inside && s >= 0 ? src + (offset + s * last_stride) * elem : fill_bytes;
       std::memcpy(out_row + j * elem, from, elem);
