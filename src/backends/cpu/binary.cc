@@ -77,8 +77,9 @@ T ModOf(T a, T b, bool fmod) {
     }
   } else {
     T r = std::fmod(a, b);
-    if (!fmod && r != 0 && ((r < 0) != (b < 0))) r += b;
-    return r;
+    if (fmod) return r;
+    if (r == 0) return std::copysign(T(0), b);  // floor-mod zero takes the divisor's sign
+    return (r < 0) != (b < 0) ? r + b : r;
   }
 }
 
