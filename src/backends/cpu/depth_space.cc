@@ -12,7 +12,10 @@ namespace {
 
 Result<int64_t> BlockSize(const core::Attributes& attrs) {
   ACCEL_ASSIGN_OR_RETURN(int64_t b, attrs.RequireInt("blocksize"));
-  if (b <= 0) return InvalidModel("blocksize must be positive, got " + std::to_string(b));
+  // The upper bound keeps blocksize^2 far from overflowing.
+  if (b <= 0 || b > (int64_t{1} << 20)) {
+    return InvalidModel("blocksize " + std::to_string(b) + " is out of range");
+  }
   return b;
 }
 

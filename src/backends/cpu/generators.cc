@@ -264,6 +264,7 @@ Status ComputeEyeLike(core::KernelContext& ctx, const core::Attributes& attrs, i
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   std::memset(out->data(), 0, out->byte_size());
   int64_t rows = out->shape()[0], cols = out->shape()[1];
+  k = std::clamp<int64_t>(k, -rows, cols);  // beyond that the diagonal is empty anyway
   for (int64_t i = std::max<int64_t>(0, -k); i < rows && i + k < cols; ++i) {
     ACCEL_RETURN_IF_ERROR(dm::StoreFromDouble(*out, i * cols + i + k, 1.0));
   }

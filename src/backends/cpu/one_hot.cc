@@ -58,7 +58,8 @@ Status ComputeOneHot(core::KernelContext& ctx, const core::Attributes& attrs, in
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       ACCEL_ASSIGN_OR_RETURN(double v, dm::ScalarAsDouble(indices, o * inner + i));
-      if (std::isnan(v)) continue;
+      // Compared as double first so a huge or NaN index never reaches the integer cast.
+      if (!(v > -static_cast<double>(depth) - 1 && v < static_cast<double>(depth))) continue;
       auto k = static_cast<int64_t>(v);
       if (k < -depth || k >= depth) continue;
       if (k < 0) k += depth;

@@ -135,6 +135,7 @@ Status ComputePad(core::KernelContext& ctx, const core::Attributes& attrs, int o
       std::vector<int64_t> pads,
       ReadPads(attrs, opset, in.rank(), ctx.has_input(1) ? &ctx.input(1) : nullptr,
                has_axes ? &ctx.input(3) : nullptr, has_axes, &known));
+  if (!known) return InvalidModel("missing input 'pads'");
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   size_t elem = DTypeSize(in.dtype());
   // The fill value as one element of the data's dtype.

@@ -378,10 +378,14 @@ AxisTable MakeTable(const ResizeAttrs& a, int64_t in_len, int64_t out_len, doubl
   t.outside.assign(out_len, 0);
   for (int64_t x = 0; x < out_len; ++x) {
     double src = SourceCoord(a, x, scale, in_len, out_len, roi_start, roi_end);
-    if (a.coord == Coord::kTfCropAndResize && (src < 0 || src > in_len - 1)) {
+    if (a.coord == Coord::kTfCropAndResize && !(src >= 0 && src <= in_len - 1)) {
       t.outside[x] = 1;
       continue;
     }
+    // Far outside the input every tap clamps to the edge, so clamping the coordinate changes
+    // nothing, and it keeps extreme scales from overflowing the integer conversions below.
+    double margin = static_cast<double>(t.taps) + 2.0;
+    src = std::clamp(src, -margin, static_cast<double>(in_len) + margin);
     int64_t* idx = &t.index[x * t.taps];
     double* w = &t.weight[x * t.taps];
     if (a.mode == Mode::kNearest) {
@@ -503,9 +507,9 @@ Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const
     dims[axis] = n_out;
     next.assign(static_cast<size_t>(ElementCount(dims)), T(0));
     if (n_in == 0 && !next.empty()) return InvalidModel("cannot resize an empty axis");
-    AxisTable t =
-        MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
     if (!next.empty()) {
+      AxisTable t =
+          MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
       InterpolatePass<T>(cur.data(), next.data(), outer, n_in, n_out, inner, t,
                          static_cast<T>(a.extrapolation));
     }
@@ -562,9 +566,9 @@ Status RunNearest(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Pla
       ACCEL_ASSIGN_OR_RETURN(next, Tensor::Create(in.dtype(), dims));
     }
     if (n_in == 0 && ElementCount(dims) > 0) return InvalidModel("cannot resize an empty axis");
-    AxisTable t =
-        MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
     if (ElementCount(dims) > 0) {
+      AxisTable t =
+          MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
       NearestPass(static_cast<const uint8_t*>(cur.data()), static_cast<uint8_t*>(next.data()),
                   outer, n_in, n_out, inner * static_cast<int64_t>(elem), t,
                   static_cast<const uint8_t*>(fill.data()), elem);
