@@ -345,5 +345,67 @@ TEST_CASE("Softmax rejects an axis outside the rank at load", "[elementwise]") {
   CHECK_THAT(model.status().message(), Catch::Contains("axis 2 is out of range"));
 }
 
+TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[elementwise]") {
+  {
+    OneOp m("BitShift", 11);
+    m.Input("a", onnx::TensorProto::UINT8, {2});
+    m.Input("b", onnx::TensorProto::UINT8, {2});
+    m.Output("z", onnx::TensorProto::UINT8);
+    Result<Model> model = m.Load();
+    if (model.ok()) {
+      Result<Session> session = Session::Create(*model);
+      REQUIRE(!session.ok());  // 'direction' is required
+      CHECK_THAT(session.status().message(), Catch::Contains("direction"));
+    }
+  }
+  {
+    OneOp m("Cast", 13);
+    m.Input("x", kFloat, {2});
+    m.Output("y", kFloat);
+    m.Int("to", 8);  // string
+    Result<Model> model = m.Load();
+    REQUIRE(!model.ok());
+    CHECK(model.status().code() == StatusCode::kUnsupported);
+  }
+  {
+    OneOp m("LayerNormalization", 17);
+    m.Input("x", kFloat, {2, 3});
+    m.Input("s", kFloat, {-1});
+    m.Output("y", kFloat);
+    Result<Model> model = m.Load();
+    REQUIRE(model.ok());
+    std::vector<float> x(6, 1.0f), s(4, 1.0f);
+    Result<std::vector<NamedTensor>> out =
+        RunOnce(*model, {{"x", Tensor::View(DType::kFloat32, {2, 3}, x.data())},
+                         {"s", Tensor::View(DType::kFloat32, {4}, s.data())}});
+    REQUIRE(!out.ok());
+    CHECK_THAT(out.status().message(), Catch::Contains("Scale"));
+  }
+  {
+    OneOp m("Clip", 13);
+    m.Input("x", kFloat, {3});
+    m.Input("lo", kFloat, {-1});
+    m.Output("y", kFloat);
+    Result<Model> model = m.Load();
+    REQUIRE(model.ok());
+    std::vector<float> x = {1, 2, 3}, lo = {0, 1};
+    Result<std::vector<NamedTensor>> out =
+        RunOnce(*model, {{"x", Tensor::View(DType::kFloat32, {3}, x.data())},
+                         {"lo", Tensor::View(DType::kFloat32, {2}, lo.data())}});
+    REQUIRE(!out.ok());
+    CHECK_THAT(out.status().message(), Catch::Contains("scalar"));
+  }
+  {
+    OneOp m("Where", 16);
+    m.Input("c", kFloat, {2});
+    m.Input("a", kFloat, {2});
+    m.Input("b", kFloat, {2});
+    m.Output("y", kFloat);
+    Result<Model> model = m.Load();
+    REQUIRE(!model.ok());
+    CHECK_THAT(model.status().message(), Catch::Contains("condition must be bool"));
+  }
+}
+
 }  // namespace
 }  // namespace accel

@@ -1,4 +1,5 @@
 // LayerNormalization (opset 17) and MeanVarianceNormalization.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -36,8 +37,8 @@ Result<LayerNormAttrs> ReadLayerNormAttrs(const core::Attributes& attrs) {
 // Broadcasts scale or bias to the normalized shape as one float vector.
 Result<std::vector<double>> ExpandParam(const Tensor& t, std::span<const int64_t> norm_dims,
                                         const char* what) {
-  ACCEL_ASSIGN_OR_RETURN(Shape dims, core::BroadcastShapes(norm_dims, t.shape()));
-  if (dims.size() != norm_dims.size() || !std::equal(dims.begin(), dims.end(), norm_dims.begin())) {
+  Result<Shape> dims = core::BroadcastShapes(norm_dims, t.shape());
+  if (!dims.ok() || !std::equal(dims->begin(), dims->end(), norm_dims.begin(), norm_dims.end())) {
     return InvalidArgument(std::string(what) + " shape " + ShapeToString(t.shape()) +
                            " does not broadcast to the normalized shape " +
                            ShapeToString(norm_dims));
