@@ -18,8 +18,6 @@ namespace {
 // IR versions 1 and 2 predate opset_import; the newest is the one ONNX 1.23 writes.
 constexpr int64_t kMinIrVersion = 3;
 constexpr int64_t kMaxIrVersion = 14;
-// Older default-domain opsets changed semantics (broadcasting, attributes) we do not emulate.
-constexpr int64_t kMinDefaultOpset = 7;
 
 Status WithPrefix(const std::string& prefix, const Status& status) {
   return Status(status.code(), prefix + ": " + status.message());
@@ -41,11 +39,6 @@ Result<std::map<std::string, int>> ReadOpsets(const onnx::ModelProto& model) {
     if (version < 1 || version > INT_MAX) {
       return InvalidModel("opset_import for " + DomainLabel(domain) + " has invalid version " +
                           std::to_string(version));
-    }
-    if (domain.empty() && version < kMinDefaultOpset) {
-      return Unsupported("opset " + std::to_string(version) +
-                         " of the default ONNX domain is not supported (the oldest is " +
-                         std::to_string(kMinDefaultOpset) + ")");
     }
     if (!opsets.emplace(domain, static_cast<int>(version)).second) {
       return InvalidModel("opset_import lists " + DomainLabel(domain) + " twice");

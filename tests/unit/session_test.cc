@@ -1,0 +1,192 @@
+// Session-level behaviour on small hand-built ONNX models: input checking, errors naming the
+// tensor and node, data-dependent index checks, thread option, outputs that alias constants.
+#include <onnx/onnx_pb.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "accel/accel.h"
+
+namespace accel {
+namespace {
+
+void AddValueInfo(onnx::ValueInfoProto* v, const std::string& name, int elem_type,
+                  std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem_type);
+  auto* shape = t->mutable_shape();
+  for (int64_t d : dims) {
+    if (d < 0) {
+      shape->add_dim()->set_dim_param("N");
+    } else {
+      shape->add_dim()->set_dim_value(d);
+    }
+  }
+}
+
+// y = Relu(x) with x float[N,3].
+std::string ReluModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("relu");
+  auto* n = g->add_node();
+  n->set_op_type("Relu");
+  n->set_name("relu1");
+  n->add_input("x");
+  n->add_output("y");
+  AddValueInfo(g->add_input(), "x", onnx::TensorProto::FLOAT, {-1, 3});
+  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {-1, 3});
+  return m.SerializeAsString();
+}
+
+// y = Gather(data, idx, axis=0) with data a float[3] initializer and idx int64[1] an input.
+std::string GatherModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("gather");
+  auto* data = g->add_initializer();
+  data->set_name("data");
+  data->set_data_type(onnx::TensorProto::FLOAT);
+  data->add_dims(3);
+  for (float f : {1.0f, 2.0f, 3.0f}) data->add_float_data(f);
+  auto* n = g->add_node();
+  n->set_op_type("Gather");
+  n->set_name("pick");
+  n->add_input("data");
+  n->add_input("idx");
+  n->add_output("y");
+  AddValueInfo(g->add_input(), "idx", onnx::TensorProto::INT64, {1});
+  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {1});
+  return m.SerializeAsString();
+}
+
+Model Load(const std::string& bytes) {
+  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
+  INFO(model.status().ToString());
+  REQUIRE(model.ok());
+  return *model;
+}
+
+TEST_CASE("Model metadata keeps symbolic dims", "[session]") {
+  Model model = Load(ReluModel());
+  REQUIRE(model.inputs().size() == 1);
+  CHECK(model.inputs()[0].name == "x");
+  CHECK(model.inputs()[0].dtype == DType::kFloat32);
+  CHECK(model.inputs()[0].dims == std::vector<int64_t>{-1, 3});
+  CHECK(model.inputs()[0].dim_names[0] == "N");
+}
+
+TEST_CASE("Run computes with views and owning tensors and any batch size", "[session]") {
+  Model model = Load(ReluModel());
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  REQUIRE(session.ok());
+  CHECK(session->num_threads() == 1);
+  for (int64_t batch : {1, 4, 2}) {
+    std::vector<float> x(static_cast<size_t>(batch * 3));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) - 4.0f;
+    std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, {batch, 3}, x.data())}};
+    auto out = session->Run(inputs);
+    INFO(out.status().ToString());
+    REQUIRE(out.ok());
+    REQUIRE(out->size() == 1);
+    const Tensor& y = (*out)[0].tensor;
+    CHECK(y.shape() == Shape{batch, 3});
+    for (size_t i = 0; i < x.size(); ++i) CHECK(y.data_as<float>()[i] == std::max(x[i], 0.0f));
+  }
+}
+
+TEST_CASE("Wrong inputs are reported by name, never crash", "[session]") {
+  Model model = Load(ReluModel());
+  Session session = std::move(Session::Create(model).value());
+  std::vector<float> x(6, 1.0f);
+  std::vector<int32_t> xi(6, 1);
+
+  std::vector<NamedTensor> wrong_name = {{"z", Tensor::View(DType::kFloat32, {2, 3}, x.data())}};
+  auto r = session.Run(wrong_name);
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("'z'") != std::string::npos);
+
+  std::vector<NamedTensor> wrong_dtype = {{"x", Tensor::View(DType::kInt32, {2, 3}, xi.data())}};
+  r = session.Run(wrong_dtype);
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("int32") != std::string::npos);
+
+  std::vector<NamedTensor> wrong_shape = {{"x", Tensor::View(DType::kFloat32, {3, 2}, x.data())}};
+  r = session.Run(wrong_shape);
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("[3,2]") != std::string::npos);
+
+  r = session.Run(std::span<const NamedTensor>());
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("missing input 'x'") != std::string::npos);
+
+  std::vector<NamedTensor> twice = {{"x", Tensor::View(DType::kFloat32, {2, 3}, x.data())},
+                                    {"x", Tensor::View(DType::kFloat32, {2, 3}, x.data())}};
+  CHECK(session.Run(twice).status().code() == StatusCode::kInvalidArgument);
+
+  std::vector<std::string> bad_output = {"nope"};
+  std::vector<NamedTensor> good = {{"x", Tensor::View(DType::kFloat32, {2, 3}, x.data())}};
+  CHECK(session.Run(good, bad_output).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("A data-dependent index out of range is an error naming the node", "[session]") {
+  Model model = Load(GatherModel());
+  Session session = std::move(Session::Create(model).value());
+  std::vector<int64_t> idx = {2};
+  std::vector<NamedTensor> ok_in = {{"idx", Tensor::View(DType::kInt64, {1}, idx.data())}};
+  auto ok = session.Run(ok_in);
+  REQUIRE(ok.ok());
+  CHECK((*ok)[0].tensor.data_as<float>()[0] == 3.0f);
+
+  for (int64_t bad : {int64_t{3}, int64_t{-4}, int64_t{1} << 40}) {
+    idx[0] = bad;
+    auto r = session.Run(ok_in);
+    CHECK(r.status().code() == StatusCode::kOutOfRange);
+    CHECK(r.status().message().find("'pick'") != std::string::npos);
+  }
+}
+
+TEST_CASE("Negative thread counts are rejected", "[session]") {
+  Model model = Load(ReluModel());
+  CHECK(Session::Create(model, {.num_threads = -1}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace accel
+
+namespace accel {
+namespace {
+
+TEST_CASE("An op version older than the kernel implements is refused naming op and opset",
+          "[session]") {
+  // Add before opset 7 used legacy broadcast attributes, which libaccel does not emulate.
+  onnx::ModelProto m;
+  m.set_ir_version(3);
+  m.add_opset_import()->set_version(6);
+  auto* g = m.mutable_graph();
+  g->set_name("old_add");
+  auto* n = g->add_node();
+  n->set_op_type("Add");
+  n->add_input("a");
+  n->add_input("b");
+  n->add_output("y");
+  AddValueInfo(g->add_input(), "a", onnx::TensorProto::FLOAT, {2});
+  AddValueInfo(g->add_input(), "b", onnx::TensorProto::FLOAT, {2});
+  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {2});
+  std::string bytes = m.SerializeAsString();
+  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
+  CHECK(model.status().code() == StatusCode::kUnsupported);
+  CHECK(model.status().message().find("Add") != std::string::npos);
+  CHECK(model.status().message().find("opset 6") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace accel
