@@ -166,26 +166,53 @@ BroadcastPlan<N> MakeBroadcastPlan(std::span<const int64_t> out,
   return plan;
 }
 
-// Runs row_fn(offsets, out_offset, n) over the plan in chunks, in parallel for big outputs.
-// row_fn gets the element offset of each input, the output offset, and the run length; input k
-// advances by plan.strides.back()[k] (0 or 1) per element.
+// Runs row_fn(offsets, out_offset, n) over the plan in parallel units of about kChunk
+// elements: pieces of one long row, or runs of whole short rows. row_fn gets the element offset
+// of each input, the output offset and the run length; input k advances by
+// plan.strides.back()[k] (0 or 1) per element.
 template <size_t N, typename RowFn>
 void ForEachRun(const BroadcastPlan<N>& plan, RowFn&& row_fn) {
   constexpr int64_t kChunk = 1 << 14;
   const int64_t inner = plan.inner();
   const int64_t rows = plan.rows();
-  const int64_t chunks_per_row = std::max<int64_t>(1, (inner + kChunk - 1) / kChunk);
-  const int64_t units = rows * chunks_per_row;
+  if (rows == 0 || inner == 0) return;
   const std::array<int64_t, N> inner_stride = plan.strides.back();
-  const bool parallel = rows * inner >= kParallelMinElements && units > 1;
+  const bool parallel = rows * inner >= kParallelMinElements;
+  if (inner >= kChunk) {
+    const int64_t chunks_per_row = (inner + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t u = 0; u < rows * chunks_per_row; ++u) {
+      const int64_t row = u / chunks_per_row;
+      const int64_t begin = (u % chunks_per_row) * kChunk;
+      std::array<int64_t, N> off = plan.RowOffsets(row);
+      for (size_t k = 0; k < N; ++k) off[k] += begin * inner_stride[k];
+      row_fn(off, row * inner + begin, std::min(kChunk, inner - begin));
+    }
+    return;
+  }
+  // Short rows: offsets are computed once per unit, then stepped like an odometer.
+  const int64_t rows_per_unit = std::max<int64_t>(1, kChunk / inner);
+  const int64_t units = (rows + rows_per_unit - 1) / rows_per_unit;
+  const size_t outer_dims = plan.dims.size() - 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t u = 0; u < units; ++u) {
-    int64_t row = u / chunks_per_row;
-    int64_t begin = (u % chunks_per_row) * kChunk;
-    int64_t n = std::min(kChunk, inner - begin);
-    std::array<int64_t, N> off = plan.RowOffsets(row);
-    for (size_t k = 0; k < N; ++k) off[k] += begin * inner_stride[k];
-    row_fn(off, row * inner + begin, n);
+    const int64_t first = u * rows_per_unit;
+    const int64_t last = std::min(rows, first + rows_per_unit);
+    std::array<int64_t, N> off = plan.RowOffsets(first);
+    std::vector<int64_t> idx(outer_dims);
+    for (size_t d = outer_dims, rest = static_cast<size_t>(first); d-- > 0;) {
+      idx[d] = static_cast<int64_t>(rest) % plan.dims[d];
+      rest /= static_cast<size_t>(plan.dims[d]);
+    }
+    for (int64_t row = first; row < last; ++row) {
+      row_fn(off, row * inner, inner);
+      for (size_t d = outer_dims; d-- > 0;) {
+        for (size_t k = 0; k < N; ++k) off[k] += plan.strides[d][k];
+        if (++idx[d] < plan.dims[d]) break;
+        for (size_t k = 0; k < N; ++k) off[k] -= plan.strides[d][k] * plan.dims[d];
+        idx[d] = 0;
+      }
+    }
   }
 }
 
