@@ -111,26 +111,6 @@ void ApplyUnary(const void* in, void* out, int64_t n, const UnaryParams& p) {
   for (int64_t i = 0; i < n; ++i) y[i] = Op::template Apply<T>(x[i], p);
 }
 
-// exp(x) for x in [-87.3, 88.3] (clamped), ~2 ulp: Cephes' polynomial on x - n*ln2, scaled by
-// 2^n through the exponent bits. Branch-free, so the loops below vectorize.
-[[gnu::always_inline]] inline float ClampedExp(float x) {
-  // Ternaries, not std::min/max: those would not inline into the target-specific loops.
-  x = x < -87.3f ? -87.3f : x;
-  x = x > 88.3f ? 88.3f : x;
-  const float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * __builtin_bit_cast(float, bits);
-}
-
 // Sigmoid is the hottest activation (SiLU), so it gets AVX-512 and AVX2 builds of the loop,
 // chosen by CPU feature at kernel creation (the library itself targets baseline x86-64).
 // Saturated inputs lose only digits far below float32 tolerance (sigmoid(-100) ~ 4e-39, not 0).
