@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/data_movement.h"
@@ -233,7 +234,15 @@ Status ComputeRange(core::KernelContext& ctx, const core::Attributes& attrs, int
     T d = ctx.input(2).data_as<T>()[0];
     T* o = out->data_as<T>();
     // start + i * delta (not repeated addition) keeps float error from accumulating.
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_integral_v<T>) {
+        // i * delta may overflow even when the sum is in range: wrap in unsigned arithmetic.
+        uint64_t v = static_cast<uint64_t>(s) + static_cast<uint64_t>(i) * static_cast<uint64_t>(d);
+        o[i] = static_cast<T>(v);
+      } else {
+        o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+      }
+    }
     return Status::Ok();
   });
 }

@@ -62,11 +62,15 @@ Result<std::vector<AxisRange>> Resolve(const SliceParams& p, std::span<const int
     if (step == 0) return InvalidModel("step is 0");
     int64_t dim = dims[axis];
     AxisRange& r = ranges[axis];
-    r.step = step;
     if (dim < 0) {
       r.count = -1;
       continue;
     }
+    // A step longer than the axis selects at most one element either way; clamping it keeps
+    // -step and step * stride from overflowing.
+    int64_t max_step = std::max<int64_t>(dim, 1);
+    step = std::clamp<int64_t>(step, -max_step, max_step);
+    r.step = step;
     int64_t start = p.starts[i];
     int64_t end = p.ends[i];
     if (start < 0) start += dim;
