@@ -37,6 +37,20 @@ CNNS = {
     "efficientnet_b0": (torchvision.models.efficientnet_b0, 17),
 }
 
+# Ops each export must contain (make_reference.py checks), so the suite keeps covering what it
+# claims to cover if a torch update exports differently.
+EXPECTED_OPS = {
+    "resnet18": ["Conv", "MaxPool", "GlobalAveragePool", "Gemm"],
+    "mobilenet_v2": ["BatchNormalization", "Clip"],
+    "mobilenet_v3_small": ["HardSwish", "HardSigmoid"],
+    "shufflenet_v2_x1_0": ["Transpose", "Reshape", "Slice"],
+    "efficientnet_b0": ["Sigmoid", "Mul"],
+    "transformer_encoder_op13": ["Gather", "MatMul", "Softmax", "ReduceMean", "Pow", "Sqrt", "Erf",
+                                 "Where", "Expand", "Cast", "ReduceSum"],
+    "transformer_encoder_op17": ["Gather", "MatMul", "Softmax", "LayerNormalization", "Erf",
+                                 "Where", "Expand", "Cast", "ReduceSum"],
+}
+
 # The exporter folds BatchNorm into the preceding Conv; these models keep BatchNormalization
 # nodes instead (exported with TrainingMode.PRESERVE from a model in eval mode).
 KEEP_BATCHNORM = {"mobilenet_v2"}
@@ -247,6 +261,7 @@ def main():
         else:
             spec = export_transformer(name, TRANSFORMERS[name], args.out_dir, gen)
         spec["opset"] = CNNS[name][1] if name in CNNS else TRANSFORMERS[name]
+        spec["expected_ops"] = EXPECTED_OPS.get(name, [])
         spec["torch"] = torch.__version__
         with open(os.path.join(args.out_dir, name + ".inputs.json"), "w") as f:
             json.dump(spec, f, indent=1)

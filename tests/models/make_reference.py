@@ -108,6 +108,10 @@ def make_test_dir(name, export_dir, out_dir):
     model_path = os.path.join(model_dir, "model.onnx")
     shutil.copyfile(os.path.join(export_dir, name + ".onnx"), model_path)
     onnx.checker.check_model(model_path)
+    graph_ops = {node.op_type for node in onnx.load(model_path).graph.node}
+    missing = set(spec.get("expected_ops", [])) - graph_ops
+    if missing:
+        sys.exit(f"{name}: the export lacks the ops it is meant to test: {sorted(missing)}")
 
     options = ort.SessionOptions()
     # The reference should follow the ONNX graph literally, not ORT's fused rewrites of it.
