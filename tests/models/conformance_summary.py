@@ -24,8 +24,8 @@ def skip_reason(message):
     """Groups messages: drops the model path and keeps what is unsupported."""
     message = re.sub(r"^\S+\.onnx: ", "", message)
     message = re.sub(r"^test_data_set_\d+: ", "", message)
-    message = re.sub(r"^node '[^']*' ", "", message)
-    return message
+    message = re.sub(r"^node (#\d+|'[^']*') \([^)]*\): ", "", message)
+    return re.sub(r"value '[^']*'", "value", message)
 
 
 def run_folder(accel, folder_dir, exclude_file):
