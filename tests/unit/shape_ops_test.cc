@@ -207,6 +207,9 @@ TEST_CASE("Slice clamps extreme bounds and walks backwards with negative steps",
   CHECK(run(-100, 100, 3) == std::vector<int32_t>{0, 3});
   CHECK(run(3, 1, 1).empty());
   CHECK(run(1, kMax, 1) == std::vector<int32_t>{1, 2, 3, 4});
+  // Steps longer than the axis pick one element (and must not overflow).
+  CHECK(run(kMax, kMin, kMin) == std::vector<int32_t>{4});
+  CHECK(run(0, kMax, kMax) == std::vector<int32_t>{0});
   auto zero_step = Run(model, {x, Input<int64_t>("starts", DType::kInt64, {1}, {0}),
                                Input<int64_t>("ends", DType::kInt64, {1}, {5}),
                                Input<int64_t>("steps", DType::kInt64, {1}, {0})});

@@ -11,14 +11,14 @@ namespace accel::cpu {
 namespace {
 
 Status InferConcat(core::InferContext& ctx) {
-  if (ctx.num_inputs() == 0) return InvalidModel("Concat needs at least one input");
+  if (ctx.num_inputs() == 0) return InvalidModel("needs at least one input");
   // Opset 1 defaulted axis to 1; from 4 it is required.
   ACCEL_ASSIGN_OR_RETURN(int64_t axis, ctx.opset() < 4 ? ctx.attrs().GetInt("axis", 1)
                                                        : ctx.attrs().RequireInt("axis"));
   DType dtype = ctx.input_type(0).dtype;
   const core::TensorType* ranked = nullptr;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
-    if (!ctx.has_input(i)) return InvalidModel("Concat input " + std::to_string(i) + " is empty");
+    if (!ctx.has_input(i)) return InvalidModel("input " + std::to_string(i) + " is omitted");
     if (ctx.input_type(i).has_shape) ranked = &ctx.input_type(i);
   }
   if (!ranked) {
@@ -31,20 +31,20 @@ Status InferConcat(core::InferContext& ctx) {
   int64_t total = 0;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const core::TensorType& t = ctx.input_type(i);
-    if (t.dtype != dtype) return InvalidModel("Concat inputs have different dtypes");
+    if (t.dtype != dtype) return InvalidModel("inputs have different dtypes");
     if (!t.has_shape) {
       total = -1;
       continue;
     }
     if (t.rank() != rank) {
-      return InvalidModel("Concat input " + std::to_string(i) + " has rank " +
-                          std::to_string(t.rank()) + ", expected " + std::to_string(rank));
+      return InvalidModel("input " + std::to_string(i) + " has rank " + std::to_string(t.rank()) +
+                          ", expected " + std::to_string(rank));
     }
     for (int64_t d = 0; d < rank; ++d) {
       if (d == axis) continue;
       if (t.dims[d] < 0) continue;
       if (dims[d] >= 0 && dims[d] != t.dims[d]) {
-        return InvalidModel("Concat inputs differ in dimension " + std::to_string(d) + ": " +
+        return InvalidModel("inputs differ in dimension " + std::to_string(d) + ": " +
                             std::to_string(dims[d]) + " vs " + std::to_string(t.dims[d]));
       }
       dims[d] = t.dims[d];
@@ -189,17 +189,18 @@ Status ComputeSplit(core::KernelContext& ctx, const core::Attributes& attrs, int
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateConcat = dm::CreateFunctionKernel<ComputeConcat>;
+constexpr core::CreateKernelFn CreateSplit = dm::CreateFunctionKernel<ComputeSplit>;
+
 }  // namespace
 
 const core::OpDef& ConcatOpDef() {
-  static const core::OpDef def{"Concat", "",          {1, 4, 11, 13},
-                               1,        InferConcat, dm::CreateFunctionKernel<ComputeConcat>};
+  static const core::OpDef def{"Concat", "", {1, 4, 11, 13}, 1, InferConcat, CreateConcat};
   return def;
 }
 
 const core::OpDef& SplitOpDef() {
-  static const core::OpDef def{"Split", "",         {1, 2, 11, 13, 18},
-                               2,       InferSplit, dm::CreateFunctionKernel<ComputeSplit>};
+  static const core::OpDef def{"Split", "", {1, 2, 11, 13, 18}, 2, InferSplit, CreateSplit};
   return def;
 }
 

@@ -82,21 +82,6 @@ inline int64_t AllKnownCount(std::span<const int64_t> dims) {
   return AllKnown(dims) ? ElementCount(dims) : -1;
 }
 
-// The value of optional input i as int64s. *present is false (and the result empty) when the
-// input is omitted or its value is not known yet (load time).
-inline Result<std::vector<int64_t>> InputInts(const core::InferContext& ctx, size_t i,
-                                              bool* present) {
-  *present = false;
-  if (!ctx.has_input(i) || !ctx.input_value(i)) return std::vector<int64_t>{};
-  *present = true;
-  return core::ReadInts(*ctx.input_value(i));
-}
-
-inline Result<std::vector<int64_t>> KernelInputInts(const core::KernelContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return std::vector<int64_t>{};
-  return core::ReadInts(ctx.input(i));
-}
-
 // Output i, or `scratch` allocated with the given type when the model omits that output (so a
 // kernel computing several outputs together need not special-case it).
 inline Result<Tensor*> OutputOrScratch(core::KernelContext& ctx, size_t i, DType dtype, Shape shape,

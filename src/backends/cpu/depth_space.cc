@@ -103,25 +103,22 @@ Status ComputeSpaceToDepth(core::KernelContext& ctx, const core::Attributes& att
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateDepthToSpace = dm::CreateFunctionKernel<ComputeDepthToSpace>;
+constexpr core::CreateKernelFn CreateSpaceToDepth = dm::CreateFunctionKernel<ComputeSpaceToDepth>;
+
 }  // namespace
 
 const core::OpDef& DepthToSpaceOpDef() {
-  static const core::OpDef def{"DepthToSpace",
-                               "",
-                               {1, 11, 13, 28},
-                               1,
-                               InferBlocks<DepthToSpaceDims>,
-                               dm::CreateFunctionKernel<ComputeDepthToSpace>};
+  static const core::OpDef def{
+      "DepthToSpace", "", {1, 11, 13, 28}, 1, InferBlocks<DepthToSpaceDims>, CreateDepthToSpace,
+  };
   return def;
 }
 
 const core::OpDef& SpaceToDepthOpDef() {
-  static const core::OpDef def{"SpaceToDepth",
-                               "",
-                               {1, 13, 28},
-                               1,
-                               InferBlocks<SpaceToDepthDims>,
-                               dm::CreateFunctionKernel<ComputeSpaceToDepth>};
+  static const core::OpDef def{
+      "SpaceToDepth", "", {1, 13, 28}, 1, InferBlocks<SpaceToDepthDims>, CreateSpaceToDepth,
+  };
   return def;
 }
 

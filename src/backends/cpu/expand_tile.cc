@@ -93,17 +93,18 @@ Status ComputeTile(core::KernelContext& ctx, const core::Attributes& attrs, int 
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateExpand = dm::CreateFunctionKernel<ComputeExpand>;
+constexpr core::CreateKernelFn CreateTile = dm::CreateFunctionKernel<ComputeTile>;
+
 }  // namespace
 
 const core::OpDef& ExpandOpDef() {
-  static const core::OpDef def{"Expand", "",          {8, 13},
-                               8,        InferExpand, dm::CreateFunctionKernel<ComputeExpand>};
+  static const core::OpDef def{"Expand", "", {8, 13}, 8, InferExpand, CreateExpand};
   return def;
 }
 
 const core::OpDef& TileOpDef() {
-  static const core::OpDef def{"Tile", "",        {1, 6, 13},
-                               6,      InferTile, dm::CreateFunctionKernel<ComputeTile>};
+  static const core::OpDef def{"Tile", "", {1, 6, 13}, 6, InferTile, CreateTile};
   return def;
 }
 

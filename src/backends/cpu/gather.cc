@@ -206,27 +206,27 @@ Status ComputeGatherND(core::KernelContext& ctx, const core::Attributes& attrs, 
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateGather = dm::CreateFunctionKernel<ComputeGather>;
+constexpr core::CreateKernelFn CreateGatherElements =
+    dm::CreateFunctionKernel<ComputeGatherElements>;
+constexpr core::CreateKernelFn CreateGatherND = dm::CreateFunctionKernel<ComputeGatherND>;
+
 }  // namespace
 
 const core::OpDef& GatherOpDef() {
-  static const core::OpDef def{"Gather", "",          {1, 11, 13},
-                               1,        InferGather, dm::CreateFunctionKernel<ComputeGather>};
+  static const core::OpDef def{"Gather", "", {1, 11, 13}, 1, InferGather, CreateGather};
   return def;
 }
 
 const core::OpDef& GatherElementsOpDef() {
-  static const core::OpDef def{"GatherElements",
-                               "",
-                               {11, 13},
-                               11,
-                               InferGatherElements,
-                               dm::CreateFunctionKernel<ComputeGatherElements>};
+  static const core::OpDef def{
+      "GatherElements", "", {11, 13}, 11, InferGatherElements, CreateGatherElements,
+  };
   return def;
 }
 
 const core::OpDef& GatherNDOpDef() {
-  static const core::OpDef def{
-      "GatherND", "", {11, 12, 13}, 11, InferGatherND, dm::CreateFunctionKernel<ComputeGatherND>};
+  static const core::OpDef def{"GatherND", "", {11, 12, 13}, 11, InferGatherND, CreateGatherND};
   return def;
 }
 

@@ -262,7 +262,7 @@ Result<DType> EyeDType(const core::Attributes& attrs, DType input) {
 Status InferEyeLike(core::InferContext& ctx) {
   const core::TensorType& in = ctx.input_type(0);
   ACCEL_ASSIGN_OR_RETURN(DType dtype, EyeDType(ctx.attrs(), in.dtype));
-  if (in.has_shape && in.rank() != 2) return InvalidModel("EyeLike needs a 2-D input");
+  if (in.has_shape && in.rank() != 2) return InvalidModel("input must be 2-D");
   ctx.set_output(0, in.has_shape ? core::TensorType::Known(dtype, in.dims)
                                  : core::TensorType::Known(dtype, {-1, -1}));
   return Status::Ok();
@@ -280,42 +280,47 @@ Status ComputeEyeLike(core::KernelContext& ctx, const core::Attributes& attrs, i
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateEyeLike = dm::CreateFunctionKernel<ComputeEyeLike>;
+constexpr core::CreateKernelFn CreateRange = dm::CreateFunctionKernel<ComputeRange>;
+constexpr core::CreateKernelFn CreateShape = dm::CreateFunctionKernel<ComputeShape>;
+constexpr core::CreateKernelFn CreateSize = dm::CreateFunctionKernel<ComputeSize>;
+
 }  // namespace
 
 const core::OpDef& ShapeOpDef() {
-  static const core::OpDef def{"Shape", "",         {1, 13, 15, 19, 21, 23, 24, 25},
-                               1,       InferShape, dm::CreateFunctionKernel<ComputeShape>};
+  static const core::OpDef def{
+      "Shape", "", {1, 13, 15, 19, 21, 23, 24, 25}, 1, InferShape, CreateShape,
+  };
   return def;
 }
 
 const core::OpDef& SizeOpDef() {
-  static const core::OpDef def{"Size", "",        {1, 13, 19, 21, 23, 24, 25},
-                               1,      InferSize, dm::CreateFunctionKernel<ComputeSize>};
+  static const core::OpDef def{"Size", "", {1, 13, 19, 21, 23, 24, 25}, 1, InferSize, CreateSize};
   return def;
 }
 
 const core::OpDef& ConstantOpDef() {
   static const core::OpDef def{
-      "Constant", "", {1, 9, 11, 12, 13, 19, 21, 23, 24, 25}, 1, InferConstant, CreateConstant};
+      "Constant", "", {1, 9, 11, 12, 13, 19, 21, 23, 24, 25}, 1, InferConstant, CreateConstant,
+  };
   return def;
 }
 
 const core::OpDef& ConstantOfShapeOpDef() {
-  static const core::OpDef def{"ConstantOfShape",       "",
-                               {9, 20, 21, 23, 24, 25}, 9,
-                               InferConstantOfShape,    CreateConstantOfShape};
+  static const core::OpDef def{
+      "ConstantOfShape",     "", {9, 20, 21, 23, 24, 25}, 9, InferConstantOfShape,
+      CreateConstantOfShape,
+  };
   return def;
 }
 
 const core::OpDef& RangeOpDef() {
-  static const core::OpDef def{"Range", "",         {11, 27},
-                               11,      InferRange, dm::CreateFunctionKernel<ComputeRange>};
+  static const core::OpDef def{"Range", "", {11, 27}, 11, InferRange, CreateRange};
   return def;
 }
 
 const core::OpDef& EyeLikeOpDef() {
-  static const core::OpDef def{"EyeLike", "",           {9, 22},
-                               9,         InferEyeLike, dm::CreateFunctionKernel<ComputeEyeLike>};
+  static const core::OpDef def{"EyeLike", "", {9, 22}, 9, InferEyeLike, CreateEyeLike};
   return def;
 }
 

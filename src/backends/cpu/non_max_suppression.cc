@@ -110,11 +110,12 @@ Status ComputeNms(core::KernelContext& ctx, const core::Attributes& attrs, int o
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateNms = dm::CreateFunctionKernel<ComputeNms>;
+
 }  // namespace
 
 const core::OpDef& NonMaxSuppressionOpDef() {
-  static const core::OpDef def{
-      "NonMaxSuppression", "", {10, 11}, 10, InferNms, dm::CreateFunctionKernel<ComputeNms>};
+  static const core::OpDef def{"NonMaxSuppression", "", {10, 11}, 10, InferNms, CreateNms};
   return def;
 }
 

@@ -128,17 +128,18 @@ Status ComputeCompress(core::KernelContext& ctx, const core::Attributes& attrs, 
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateCompress = dm::CreateFunctionKernel<ComputeCompress>;
+constexpr core::CreateKernelFn CreateNonZero = dm::CreateFunctionKernel<ComputeNonZero>;
+
 }  // namespace
 
 const core::OpDef& NonZeroOpDef() {
-  static const core::OpDef def{"NonZero", "",           {9, 13},
-                               9,         InferNonZero, dm::CreateFunctionKernel<ComputeNonZero>};
+  static const core::OpDef def{"NonZero", "", {9, 13}, 9, InferNonZero, CreateNonZero};
   return def;
 }
 
 const core::OpDef& CompressOpDef() {
-  static const core::OpDef def{
-      "Compress", "", {9, 11, 28}, 9, InferCompress, dm::CreateFunctionKernel<ComputeCompress>};
+  static const core::OpDef def{"Compress", "", {9, 11, 28}, 9, InferCompress, CreateCompress};
   return def;
 }
 

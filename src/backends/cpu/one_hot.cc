@@ -69,11 +69,12 @@ Status ComputeOneHot(core::KernelContext& ctx, const core::Attributes& attrs, in
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateOneHot = dm::CreateFunctionKernel<ComputeOneHot>;
+
 }  // namespace
 
 const core::OpDef& OneHotOpDef() {
-  static const core::OpDef def{"OneHot", "",          {9, 11, 28},
-                               9,        InferOneHot, dm::CreateFunctionKernel<ComputeOneHot>};
+  static const core::OpDef def{"OneHot", "", {9, 11, 28}, 9, InferOneHot, CreateOneHot};
   return def;
 }
 

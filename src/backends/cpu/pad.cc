@@ -206,11 +206,14 @@ Status ComputePad(core::KernelContext& ctx, const core::Attributes& attrs, int o
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreatePad = dm::CreateFunctionKernel<ComputePad>;
+
 }  // namespace
 
 const core::OpDef& PadOpDef() {
-  static const core::OpDef def{"Pad", "",       {1, 2, 11, 13, 18, 19, 21, 23, 24, 25},
-                               2,     InferPad, dm::CreateFunctionKernel<ComputePad>};
+  static const core::OpDef def{
+      "Pad", "", {1, 2, 11, 13, 18, 19, 21, 23, 24, 25}, 2, InferPad, CreatePad,
+  };
   return def;
 }
 

@@ -231,7 +231,7 @@ Status InferUnsqueeze(InferContext& ctx) {
   ACCEL_ASSIGN_OR_RETURN(
       std::vector<int64_t> axes,
       AxesOf(ctx.attrs(), ctx.opset(), ctx.has_input(1), ctx.input_value(1), &known));
-  if (known && axes.empty()) return InvalidModel("Unsqueeze needs axes");
+  if (known && axes.empty()) return InvalidModel("axes is missing or empty");
   if (!in.has_shape || !known) {
     ctx.set_output(0, core::TensorType::UnknownShape(in.dtype));
     return Status::Ok();
@@ -252,33 +252,38 @@ Status ComputeUnsqueeze(KernelContext& ctx, const core::Attributes& attrs, int o
   return ctx.SetOutput(0, std::move(out));
 }
 
+constexpr core::CreateKernelFn CreateFlatten = dm::CreateFunctionKernel<ComputeFlatten>;
+constexpr core::CreateKernelFn CreateReshape = dm::CreateFunctionKernel<ComputeReshape>;
+constexpr core::CreateKernelFn CreateSqueeze = dm::CreateFunctionKernel<ComputeSqueeze>;
+constexpr core::CreateKernelFn CreateUnsqueeze = dm::CreateFunctionKernel<ComputeUnsqueeze>;
+
 }  // namespace
 
 const core::OpDef& ReshapeOpDef() {
-  static const core::OpDef def{"Reshape", "",           {1, 5, 13, 14, 19, 21, 23, 24, 25},
-                               1,         InferReshape, dm::CreateFunctionKernel<ComputeReshape>};
+  static const core::OpDef def{
+      "Reshape", "", {1, 5, 13, 14, 19, 21, 23, 24, 25}, 1, InferReshape, CreateReshape,
+  };
   return def;
 }
 
 const core::OpDef& FlattenOpDef() {
-  static const core::OpDef def{"Flatten", "",           {1, 9, 11, 13, 21, 23, 24, 25},
-                               1,         InferFlatten, dm::CreateFunctionKernel<ComputeFlatten>};
+  static const core::OpDef def{
+      "Flatten", "", {1, 9, 11, 13, 21, 23, 24, 25}, 1, InferFlatten, CreateFlatten,
+  };
   return def;
 }
 
 const core::OpDef& SqueezeOpDef() {
-  static const core::OpDef def{"Squeeze", "",           {1, 11, 13, 21, 23, 24, 25},
-                               1,         InferSqueeze, dm::CreateFunctionKernel<ComputeSqueeze>};
+  static const core::OpDef def{
+      "Squeeze", "", {1, 11, 13, 21, 23, 24, 25}, 1, InferSqueeze, CreateSqueeze,
+  };
   return def;
 }
 
 const core::OpDef& UnsqueezeOpDef() {
-  static const core::OpDef def{"Unsqueeze",
-                               "",
-                               {1, 11, 13, 21, 23, 24, 25},
-                               1,
-                               InferUnsqueeze,
-                               dm::CreateFunctionKernel<ComputeUnsqueeze>};
+  static const core::OpDef def{
+      "Unsqueeze", "", {1, 11, 13, 21, 23, 24, 25}, 1, InferUnsqueeze, CreateUnsqueeze,
+  };
   return def;
 }
 

@@ -163,26 +163,29 @@ Status ComputeScatterElements(core::KernelContext& ctx, const core::Attributes& 
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateScatterElements =
+    dm::CreateFunctionKernel<ComputeScatterElements>;
+constexpr core::CreateKernelFn CreateScatterND = dm::CreateFunctionKernel<ComputeScatterND>;
+
 }  // namespace
 
 const core::OpDef& ScatterNDOpDef() {
-  static const core::OpDef def{"ScatterND",      "",
-                               {11, 13, 16, 18}, 11,
-                               InferSameAsData,  dm::CreateFunctionKernel<ComputeScatterND>};
+  static const core::OpDef def{
+      "ScatterND", "", {11, 13, 16, 18}, 11, InferSameAsData, CreateScatterND,
+  };
   return def;
 }
 
 const core::OpDef& ScatterElementsOpDef() {
-  static const core::OpDef def{"ScatterElements", "",
-                               {11, 13, 16, 18},  11,
-                               InferSameAsData,   dm::CreateFunctionKernel<ComputeScatterElements>};
+  static const core::OpDef def{
+      "ScatterElements", "", {11, 13, 16, 18}, 11, InferSameAsData, CreateScatterElements,
+  };
   return def;
 }
 
 // The deprecated Scatter (9, 11) is ScatterElements without reduction.
 const core::OpDef& ScatterOpDef() {
-  static const core::OpDef def{
-      "Scatter", "", {9, 11}, 9, InferSameAsData, dm::CreateFunctionKernel<ComputeScatterElements>};
+  static const core::OpDef def{"Scatter", "", {9, 11}, 9, InferSameAsData, CreateScatterElements};
   return def;
 }
 

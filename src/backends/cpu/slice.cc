@@ -147,11 +147,12 @@ Status ComputeSlice(core::KernelContext& ctx, const core::Attributes& attrs, int
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateSlice = dm::CreateFunctionKernel<ComputeSlice>;
+
 }  // namespace
 
 const core::OpDef& SliceOpDef() {
-  static const core::OpDef def{"Slice", "",         {1, 10, 11, 13},
-                               1,       InferSlice, dm::CreateFunctionKernel<ComputeSlice>};
+  static const core::OpDef def{"Slice", "", {1, 10, 11, 13}, 1, InferSlice, CreateSlice};
   return def;
 }
 

@@ -113,11 +113,12 @@ Status ComputeTopK(core::KernelContext& ctx, const core::Attributes& attrs, int 
   });
 }
 
+constexpr core::CreateKernelFn CreateTopK = dm::CreateFunctionKernel<ComputeTopK>;
+
 }  // namespace
 
 const core::OpDef& TopKOpDef() {
-  static const core::OpDef def{"TopK", "",        {1, 10, 11, 24},
-                               1,      InferTopK, dm::CreateFunctionKernel<ComputeTopK>};
+  static const core::OpDef def{"TopK", "", {1, 10, 11, 24}, 1, InferTopK, CreateTopK};
   return def;
 }
 

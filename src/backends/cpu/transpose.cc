@@ -72,8 +72,9 @@ Result<std::unique_ptr<core::Kernel>> CreateTranspose(const core::KernelInit& in
 }  // namespace
 
 const core::OpDef& TransposeOpDef() {
-  static const core::OpDef def{"Transpose",    "", {1, 13, 21, 23, 24, 25}, 1, InferTranspose,
-                               CreateTranspose};
+  static const core::OpDef def{
+      "Transpose", "", {1, 13, 21, 23, 24, 25}, 1, InferTranspose, CreateTranspose,
+  };
   return def;
 }
 

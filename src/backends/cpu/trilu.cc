@@ -13,7 +13,7 @@ namespace {
 
 Status InferTrilu(core::InferContext& ctx) {
   const core::TensorType& in = ctx.input_type(0);
-  if (in.has_shape && in.rank() < 2) return InvalidModel("Trilu needs rank >= 2");
+  if (in.has_shape && in.rank() < 2) return InvalidModel("input must have rank >= 2");
   ctx.set_output(0, in);
   return Status::Ok();
 }
@@ -28,7 +28,7 @@ Status ComputeTrilu(core::KernelContext& ctx, const core::Attributes& attrs, int
   }
   ACCEL_ASSIGN_OR_RETURN(int64_t upper, attrs.GetInt("upper", 1));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
-  if (in.rank() < 2) return InvalidModel("Trilu needs rank >= 2");
+  if (in.rank() < 2) return InvalidModel("input must have rank >= 2");
   size_t elem = DTypeSize(in.dtype());
   int64_t rows = in.shape()[in.rank() - 2];
   int64_t cols = in.shape()[in.rank() - 1];
@@ -53,11 +53,12 @@ Status ComputeTrilu(core::KernelContext& ctx, const core::Attributes& attrs, int
   return Status::Ok();
 }
 
+constexpr core::CreateKernelFn CreateTrilu = dm::CreateFunctionKernel<ComputeTrilu>;
+
 }  // namespace
 
 const core::OpDef& TriluOpDef() {
-  static const core::OpDef def{"Trilu", "",         {14},
-                               14,      InferTrilu, dm::CreateFunctionKernel<ComputeTrilu>};
+  static const core::OpDef def{"Trilu", "", {14}, 14, InferTrilu, CreateTrilu};
   return def;
 }
 
