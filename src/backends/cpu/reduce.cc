@@ -116,9 +116,21 @@ void FoldAll(const T* x, const ReducePlan& plan, std::vector<A>& acc, const A* s
   });
 }
 
-template <typename T>
+// Integer outputs from a floating-point accumulator truncate, like ONNX Runtime, and saturate
+// (log 0 = -inf would be undefined behaviour).
+template <typename T, typename A>
+T ToOutput(A a) {
+  if constexpr (std::is_integral_v<T> && std::is_floating_point_v<A>) {
+    if (std::isnan(a)) return 0;
+    if (a <= static_cast<A>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (a >= static_cast<A>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(a);
+}
+
+template <typename T, typename A>
 void Reduce(const Tensor& in, Tensor& out, const ReducePlan& plan, Kind kind, int64_t count) {
-  using A = AccOf<T>;
   const T* x = in.data_as<T>();
   std::vector<A> acc(plan.out_count, Init<A>(kind));
   std::vector<A> max;
@@ -171,7 +183,7 @@ void Reduce(const Tensor& in, Tensor& out, const ReducePlan& plan, Kind kind, in
       default:
         break;
     }
-    y[i] = static_cast<T>(a);
+    y[i] = ToOutput<T>(a);
   }
 }
 
@@ -274,7 +286,16 @@ Result<std::unique_ptr<core::Kernel>> CreateReduce(const core::KernelInit& init)
   ACCEL_ASSIGN_OR_RETURN(ReduceAttrs attrs, ReadReduceAttrs(init.attrs, axes_from_input));
   const DType dtype = init.input_types[0]->dtype;
   ReduceFn fn = nullptr;
-  VisitDType(ReduceTypes{}, dtype, [&](auto tag) { fn = &Reduce<typename decltype(tag)::type>; });
+  VisitDType(ReduceTypes{}, dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // Integer inputs of the log/exp reductions still need a floating-point accumulator.
+    constexpr bool kFloatAcc = K == Kind::kLogSumExp || K == Kind::kLogSum || K == Kind::kL2;
+    if constexpr (kFloatAcc && std::is_integral_v<T>) {
+      fn = &Reduce<T, double>;
+    } else {
+      fn = &Reduce<T, AccOf<T>>;
+    }
+  });
   if (!fn) return UnsupportedDType(dtype);
   return std::unique_ptr<core::Kernel>(
       std::make_unique<ReduceKernel>(fn, K, std::move(attrs), axes_from_input));
