@@ -83,6 +83,10 @@ Result<ResizeAttrs> ParseAttrs(const core::Attributes& attrs, int opset, bool up
   } else if (coord == "asymmetric") {
     a.coord = Coord::kAsymmetric;
   } else if (coord == "tf_half_pixel_for_nn") {
+    // Defined for nearest only; ONNX Runtime and the ONNX reference disagree on the rest.
+    if (a.mode != Mode::kNearest) {
+      return Unsupported("tf_half_pixel_for_nn with mode '" + mode + "'");
+    }
     a.coord = Coord::kTfHalfPixelForNn;
   } else if (coord == "tf_crop_and_resize") {
     a.coord = Coord::kTfCropAndResize;
