@@ -43,11 +43,11 @@ build: setup
 build-sanitized: setup
 	@if [ "$(SANITIZE)" = 1 ]; then scripts/build_sanitized.sh $(ASAN_DIR) $(JOBS); fi
 
-# ctest's summary must be the last thing printed: nothing runs after it.
+# ctest's summary must be the last thing printed (CI reads it): nothing runs after it.
 test: build build-sanitized
 	@$(SET_MODEL_DIR); \
-	  cd $(BUILD_DIR) && ctest --output-on-failure --no-label-summary -j $(JOBS) --timeout 1800 \
-	    $(if $(SLOW),,-LE slow) $(CTEST_ARGS)
+	  scripts/run_ctest.sh $(BUILD_DIR) --output-on-failure --no-label-summary -j $(JOBS) \
+	    --timeout 1800 $(if $(SLOW),,-LE slow) $(CTEST_ARGS)
 
 test-all:
 	@$(MAKE) --no-print-directory test SLOW=1
