@@ -46,6 +46,7 @@ Status ComputeGather(core::KernelContext& ctx, const core::Attributes& attrs, in
   ACCEL_ASSIGN_OR_RETURN(int64_t axis, attrs.GetInt("axis", 0));
   ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, data.rank()));
   int64_t dim = data.shape()[axis];
+  ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(ctx.input(1), "indices"));
   ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, CheckedIndices(ctx.input(1), dim));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   size_t elem = DTypeSize(data.dtype());
