@@ -15,7 +15,7 @@ ASAN_DIR ?= $(BUILD_DIR)-asan
 JOBS ?= $(shell nproc)
 SANITIZE ?= 1
 CTEST_ARGS ?=
-DEMO_OUT ?= detections.png
+DEMO_OUT ?= $(BUILD_DIR)/detections.png
 
 # ACCEL_MODEL_DIR for configure and tests: the directory in which scripts/fetch_models.py finds
 # (or downloads) every file of models/manifest.json. Empty when some file cannot be had: the
