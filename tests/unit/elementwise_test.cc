@@ -407,5 +407,51 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
   }
 }
 
+TEST_CASE("Opset 6 Add broadcasts B at axis; PRelu 6 applies a [C] slope per channel",
+          "[elementwise]") {
+  OneOp add("Add", 6);
+  add.Input("a", kFloat, {2, 3, 4, 5});
+  add.Input("b", kFloat, {3, 4});
+  add.Output("z", kFloat);
+  add.Int("broadcast", 1);
+  add.Int("axis", 1);
+  Result<Model> model = add.Load();
+  INFO(model.status().ToString());
+  REQUIRE(model.ok());
+  std::vector<float> a = Wave(120, 0.3f), b = Wave(12, 0.7f);
+  Result<std::vector<NamedTensor>> out =
+      RunOnce(*model, {{"a", Tensor::View(DType::kFloat32, {2, 3, 4, 5}, a.data())},
+                       {"b", Tensor::View(DType::kFloat32, {3, 4}, b.data())}});
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  std::span<const float> z = (*out)[0].tensor.values<float>();
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < 120; ++i) {
+    const int64_t ch = (i / 5) % 12;  // (c, h) of element i
+    mismatches += z[i] != a[i] + b[ch];
+  }
+  CHECK(mismatches == 0);
+
+  OneOp prelu("PRelu", 6);
+  prelu.Input("x", kFloat, {2, 3, 4});
+  prelu.Input("s", kFloat, {3});
+  prelu.Output("y", kFloat);
+  model = prelu.Load();
+  INFO(model.status().ToString());
+  REQUIRE(model.ok());
+  std::vector<float> x = Wave(24, 0.9f), slope = {0.5f, -2.0f, 3.0f};
+  out = RunOnce(*model, {{"x", Tensor::View(DType::kFloat32, {2, 3, 4}, x.data())},
+                         {"s", Tensor::View(DType::kFloat32, {3}, slope.data())}});
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  std::span<const float> y = (*out)[0].tensor.values<float>();
+  mismatches = 0;
+  for (int64_t i = 0; i < 24; ++i) {
+    const float want = x[i] < 0 ? slope[(i / 4) % 3] * x[i] : x[i];
+    mismatches += y[i] != want;
+  }
+  CHECK(mismatches == 0);
+}
+
 }  // namespace
 }  // namespace accel

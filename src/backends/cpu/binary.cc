@@ -116,6 +116,79 @@ T MinOf(T a, T b) {
 
 using BinaryFn = void (*)(const Tensor& a, const Tensor& b, Tensor& out, const BinaryParams& p);
 
+// Broadcasting before opset 7: only B broadcasts onto A, and only with broadcast = 1, its dims
+// aligned at `axis` (default: A's trailing dims). PRelu before 7 applies a [C] slope to axis 1.
+struct LegacyBroadcast {
+  enum class Mode { kNone, kAxis, kChannel };
+  Mode mode = Mode::kNone;
+  bool broadcast = false;
+  bool has_axis = false;
+  int64_t axis = 0;
+};
+
+Result<LegacyBroadcast> ReadLegacy(const core::Attributes& attrs, int opset, bool prelu) {
+  LegacyBroadcast l;
+  if (opset >= 7) return l;
+  if (prelu) {
+    l.mode = LegacyBroadcast::Mode::kChannel;
+    return l;
+  }
+  l.mode = LegacyBroadcast::Mode::kAxis;
+  ACCEL_ASSIGN_OR_RETURN(int64_t broadcast, attrs.GetInt("broadcast", 0));
+  l.broadcast = broadcast != 0;
+  l.has_axis = attrs.Has("axis");
+  ACCEL_ASSIGN_OR_RETURN(l.axis, attrs.GetInt("axis", 0));
+  return l;
+}
+
+// B's dims placed within A's rank by the legacy rule (unchanged from opset 7 on).
+Result<Shape> PlaceB(const LegacyBroadcast& l, std::span<const int64_t> a,
+                     std::span<const int64_t> b) {
+  const Shape same(b.begin(), b.end());
+  if (l.mode == LegacyBroadcast::Mode::kNone || ElementCount(b) == 1) return same;
+  const int64_t rank = static_cast<int64_t>(a.size());
+  if (l.mode == LegacyBroadcast::Mode::kChannel) {
+    if (b.size() != 1 || rank < 2) return same;
+    Shape placed(static_cast<size_t>(rank - 1), 1);
+    placed[0] = b[0];
+    return placed;
+  }
+  if (!l.broadcast) return same;
+  const int64_t rank_b = static_cast<int64_t>(b.size());
+  int64_t start = rank - rank_b;
+  if (l.has_axis) {
+    ACCEL_ASSIGN_OR_RETURN(start, core::NormalizeAxis(l.axis, rank));
+  }
+  if (rank_b > rank || start < 0 || start + rank_b > rank) {
+    return InvalidModel("B " + ShapeToString(b) + " cannot be broadcast onto A " +
+                        ShapeToString(a) + " at axis " + std::to_string(start));
+  }
+  Shape placed(static_cast<size_t>(rank), 1);
+  std::copy(b.begin(), b.end(), placed.begin() + start);
+  return placed;
+}
+
+// The legacy shape rule: the output has A's type, and the placed B must broadcast onto A.
+Status InferLegacy(core::InferContext& ctx, DType out_dtype, bool prelu) {
+  if (!ctx.has_input(0) || !ctx.has_input(1)) return InvalidModel("expects 2 inputs");
+  const core::TensorType& a = ctx.input_type(0);
+  const core::TensorType& b = ctx.input_type(1);
+  ACCEL_ASSIGN_OR_RETURN(LegacyBroadcast l, ReadLegacy(ctx.attrs(), ctx.opset(), prelu));
+  if (a.has_shape && b.has_shape) {
+    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(l, a.dims, b.dims));
+    ACCEL_ASSIGN_OR_RETURN(Shape out, core::BroadcastShapes(a.dims, placed));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out.size() != a.dims.size() || (a.dims[i] >= 0 && out[i] != a.dims[i])) {
+        return InvalidModel("B " + b.ToString() + " does not broadcast onto A " + a.ToString());
+      }
+    }
+  }
+  core::TensorType out = a;
+  if (out_dtype != DType::kUndefined) out.dtype = out_dtype;
+  ctx.set_output(0, std::move(out));
+  return Status::Ok();
+}
+
 // out = op(a, b) with a and b broadcast to out's shape. out may alias a when shapes match.
 template <typename Op, typename T>
 void BinaryLoop(const Tensor& a, const Tensor& b, Tensor& out, const BinaryParams& p) {
@@ -167,21 +240,26 @@ Status InferBroadcast(core::InferContext& ctx, DType out_dtype) {
 
 template <typename Op>
 Status InferBinary(core::InferContext& ctx) {
-  return InferBroadcast(ctx, Op::kBoolOut ? DType::kBool : DType::kUndefined);
+  const DType out_dtype = Op::kBoolOut ? DType::kBool : DType::kUndefined;
+  if (Op::kLegacyBroadcast && ctx.opset() < 7) return InferLegacy(ctx, out_dtype, false);
+  return InferBroadcast(ctx, out_dtype);
 }
 
 // Folds the inputs left to right into the output; Mean divides at the end.
 class VariadicKernel final : public core::Kernel {
  public:
-  VariadicKernel(BinaryFn fn, BinaryParams params, bool mean)
-      : fn_(fn), params_(params), mean_(mean) {}
+  VariadicKernel(BinaryFn fn, BinaryParams params, bool mean, LegacyBroadcast legacy = {})
+      : fn_(fn), params_(params), mean_(mean), legacy_(legacy) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const size_t n = ctx.num_inputs();
     if (n == 1) return ctx.SetOutput(0, ctx.input(0));
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
     if (out->element_count() == 0) return Status::Ok();
-    fn_(ctx.input(0), ctx.input(1), *out, params_);
+    const Tensor& a = ctx.input(0);
+    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(legacy_, a.shape(), ctx.input(1).shape()));
+    ACCEL_ASSIGN_OR_RETURN(Tensor b, ctx.input(1).Reshaped(std::move(placed)));
+    fn_(a, b, *out, params_);
     for (size_t i = 2; i < n; ++i) fn_(*out, ctx.input(i), *out, params_);
     if (mean_) {
       const int64_t count = out->element_count();
@@ -201,6 +279,7 @@ class VariadicKernel final : public core::Kernel {
   BinaryFn fn_;
   BinaryParams params_;
   bool mean_;
+  LegacyBroadcast legacy_;
 };
 
 Result<BinaryParams> ReadBinaryParams(const core::KernelInit& init) {
@@ -246,8 +325,12 @@ Result<std::unique_ptr<core::Kernel>> CreateBinary(const core::KernelInit& init)
   VisitDType(typename Op::Types{}, dtype,
              [&](auto tag) { fn = &BinaryLoop<Op, typename decltype(tag)::type>; });
   if (!fn) return UnsupportedDType(dtype);
+  LegacyBroadcast legacy;
+  if (Op::kLegacyBroadcast) {
+    ACCEL_ASSIGN_OR_RETURN(legacy, ReadLegacy(init.attrs, init.opset, false));
+  }
   return std::unique_ptr<core::Kernel>(
-      std::make_unique<VariadicKernel>(fn, params, init.node.op_type == "Mean"));
+      std::make_unique<VariadicKernel>(fn, params, init.node.op_type == "Mean", legacy));
 }
 
 #define ACCEL_UNPAREN(...) __VA_ARGS__
@@ -258,6 +341,7 @@ Result<std::unique_ptr<core::Kernel>> CreateBinary(const core::KernelInit& init)
     using Types = TypeSet;                                                         \
     static constexpr bool kBoolOut = BoolOut;                                      \
     static constexpr size_t kMaxInputs = MaxInputs;                                \
+    static constexpr bool kLegacyBroadcast = MinVersion < 7 && MaxInputs == 2;     \
     template <typename T>                                                          \
     using Out = std::conditional_t<kBoolOut, bool, T>;                             \
     template <typename T>                                                          \
@@ -286,10 +370,10 @@ using EqualTypes = TypeList<float, double, int8_t, uint8_t, int16_t, uint16_t, i
 
 // clang-format off
 //           name            versions            min types         out    inputs  z = f(a, b)
-ACCEL_BINARY(Add,            (1, 6, 7, 13, 14),  7,  NumericTypes, kSame, kTwo,  WrapAdd(a, b))
-ACCEL_BINARY(Sub,            (1, 6, 7, 13, 14),  7,  NumericTypes, kSame, kTwo,  WrapSub(a, b))
-ACCEL_BINARY(Mul,            (1, 6, 7, 13, 14),  7,  NumericTypes, kSame, kTwo,  WrapMul(a, b))
-ACCEL_BINARY(Div,            (1, 6, 7, 13, 14),  7,  NumericTypes, kSame, kTwo,  DivOf(a, b))
+ACCEL_BINARY(Add,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  WrapAdd(a, b))
+ACCEL_BINARY(Sub,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  WrapSub(a, b))
+ACCEL_BINARY(Mul,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  WrapMul(a, b))
+ACCEL_BINARY(Div,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  DivOf(a, b))
 ACCEL_BINARY(Mod,            (10, 13, 28),       10, NumericTypes, kSame, kTwo,  ModOf(a, b, p.mode != 0))
 ACCEL_BINARY(Max,            (1, 6, 8, 12, 13),  6,  NumericTypes, kSame, kMany, MaxOf(a, b))
 ACCEL_BINARY(Min,            (1, 6, 8, 12, 13),  6,  NumericTypes, kSame, kMany, MinOf(a, b))
@@ -338,19 +422,25 @@ using PowFn = void (*)(const Tensor& a, const Tensor& b, Tensor& out);
 
 class PowKernel final : public core::Kernel {
  public:
-  explicit PowKernel(PowFn fn) : fn_(fn) {}
+  PowKernel(PowFn fn, LegacyBroadcast legacy) : fn_(fn), legacy_(legacy) {}
   Status Compute(core::KernelContext& ctx) override {
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
-    if (out->element_count() > 0) fn_(ctx.input(0), ctx.input(1), *out);
+    if (out->element_count() == 0) return Status::Ok();
+    const Tensor& a = ctx.input(0);
+    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(legacy_, a.shape(), ctx.input(1).shape()));
+    ACCEL_ASSIGN_OR_RETURN(Tensor b, ctx.input(1).Reshaped(std::move(placed)));
+    fn_(a, b, *out);
     return Status::Ok();
   }
 
  private:
   PowFn fn_;
+  LegacyBroadcast legacy_;
 };
 
 Status InferPow(core::InferContext& ctx) {
   if (!ctx.has_input(0) || !ctx.has_input(1)) return InvalidModel("expects 2 inputs");
+  if (ctx.opset() < 7) return InferLegacy(ctx, DType::kUndefined, false);
   const core::TensorType* inputs[] = {&ctx.input_type(0), &ctx.input_type(1)};
   ACCEL_ASSIGN_OR_RETURN(core::TensorType out,
                          core::BroadcastTypes(ctx.input_type(0).dtype, inputs));
@@ -372,7 +462,8 @@ Result<std::unique_ptr<core::Kernel>> CreatePow(const core::KernelInit& init) {
     return Unsupported(std::string("Pow of ") + DTypeName(base) + " by " + DTypeName(exponent) +
                        " is not supported");
   }
-  return std::unique_ptr<core::Kernel>(std::make_unique<PowKernel>(fn));
+  ACCEL_ASSIGN_OR_RETURN(LegacyBroadcast legacy, ReadLegacy(init.attrs, init.opset, false));
+  return std::unique_ptr<core::Kernel>(std::make_unique<PowKernel>(fn, legacy));
 }
 
 // ---- PRelu: slope broadcasts to X (unidirectionally).
@@ -388,6 +479,7 @@ struct PReluOp {
 
 Status InferPRelu(core::InferContext& ctx) {
   if (!ctx.has_input(0) || !ctx.has_input(1)) return InvalidModel("expects 2 inputs");
+  if (ctx.opset() < 7) return InferLegacy(ctx, DType::kUndefined, true);
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& slope = ctx.input_type(1);
   if (x.has_shape && slope.has_shape) {
@@ -413,7 +505,9 @@ Result<std::unique_ptr<core::Kernel>> CreatePRelu(const core::KernelInit& init) 
   VisitDType(SignedTypes{}, dtype,
              [&](auto tag) { fn = &BinaryLoop<PReluOp, typename decltype(tag)::type>; });
   if (!fn) return UnsupportedDType(dtype);
-  return std::unique_ptr<core::Kernel>(std::make_unique<VariadicKernel>(fn, BinaryParams{}, false));
+  ACCEL_ASSIGN_OR_RETURN(LegacyBroadcast legacy, ReadLegacy(init.attrs, init.opset, true));
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<VariadicKernel>(fn, BinaryParams{}, false, legacy));
 }
 
 // ---- Where: works on any dtype by copying elements of the right width.
@@ -560,12 +654,12 @@ Result<std::unique_ptr<core::Kernel>> CreateClip(const core::KernelInit& init) {
 }  // namespace
 
 const core::OpDef& PowOpDef() {
-  static const core::OpDef def{"Pow", "", {1, 7, 12, 13, 15}, 7, InferPow, CreatePow};
+  static const core::OpDef def{"Pow", "", {1, 7, 12, 13, 15}, 1, InferPow, CreatePow};
   return def;
 }
 
 const core::OpDef& PReluOpDef() {
-  static const core::OpDef def{"PRelu", "", {1, 6, 7, 9, 16}, 7, InferPRelu, CreatePRelu};
+  static const core::OpDef def{"PRelu", "", {1, 6, 7, 9, 16}, 1, InferPRelu, CreatePRelu};
   return def;
 }
 
