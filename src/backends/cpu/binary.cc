@@ -375,18 +375,18 @@ ACCEL_BINARY(Sub,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo, 
 ACCEL_BINARY(Mul,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  WrapMul(a, b))
 ACCEL_BINARY(Div,            (1, 6, 7, 13, 14),  1,  NumericTypes, kSame, kTwo,  DivOf(a, b))
 ACCEL_BINARY(Mod,            (10, 13, 28),       10, NumericTypes, kSame, kTwo,  ModOf(a, b, p.mode != 0))
-ACCEL_BINARY(Max,            (1, 6, 8, 12, 13),  6,  NumericTypes, kSame, kMany, MaxOf(a, b))
-ACCEL_BINARY(Min,            (1, 6, 8, 12, 13),  6,  NumericTypes, kSame, kMany, MinOf(a, b))
-ACCEL_BINARY(Sum,            (1, 6, 8, 13),      6,  FloatTypes,   kSame, kMany, a + b)
-ACCEL_BINARY(Mean,           (1, 6, 8, 13),      6,  FloatTypes,   kSame, kMany, a + b)
-ACCEL_BINARY(Equal,          (1, 7, 11, 13, 19), 7,  EqualTypes,   kBool, kTwo,  a == b)
-ACCEL_BINARY(Less,           (1, 7, 9, 13),      7,  NumericTypes, kBool, kTwo,  a < b)
-ACCEL_BINARY(Greater,        (1, 7, 9, 13),      7,  NumericTypes, kBool, kTwo,  a > b)
+ACCEL_BINARY(Max,            (1, 6, 8, 12, 13),  1,  NumericTypes, kSame, kMany, MaxOf(a, b))
+ACCEL_BINARY(Min,            (1, 6, 8, 12, 13),  1,  NumericTypes, kSame, kMany, MinOf(a, b))
+ACCEL_BINARY(Sum,            (1, 6, 8, 13),      1,  FloatTypes,   kSame, kMany, a + b)
+ACCEL_BINARY(Mean,           (1, 6, 8, 13),      1,  FloatTypes,   kSame, kMany, a + b)
+ACCEL_BINARY(Equal,          (1, 7, 11, 13, 19), 1,  EqualTypes,   kBool, kTwo,  a == b)
+ACCEL_BINARY(Less,           (1, 7, 9, 13),      1,  NumericTypes, kBool, kTwo,  a < b)
+ACCEL_BINARY(Greater,        (1, 7, 9, 13),      1,  NumericTypes, kBool, kTwo,  a > b)
 ACCEL_BINARY(LessOrEqual,    (12, 16),           12, NumericTypes, kBool, kTwo,  a <= b)
 ACCEL_BINARY(GreaterOrEqual, (12, 16),           12, NumericTypes, kBool, kTwo,  a >= b)
-ACCEL_BINARY(And,            (1, 7),             7,  BoolTypes,    kSame, kTwo,  a && b)
-ACCEL_BINARY(Or,             (1, 7),             7,  BoolTypes,    kSame, kTwo,  a || b)
-ACCEL_BINARY(Xor,            (1, 7),             7,  BoolTypes,    kSame, kTwo,  a != b)
+ACCEL_BINARY(And,            (1, 7),             1,  BoolTypes,    kSame, kTwo,  a && b)
+ACCEL_BINARY(Or,             (1, 7),             1,  BoolTypes,    kSame, kTwo,  a || b)
+ACCEL_BINARY(Xor,            (1, 7),             1,  BoolTypes,    kSame, kTwo,  a != b)
 ACCEL_BINARY(BitShift,       (11, 28),           11, IntegerTypes, kSame, kTwo,  ShiftOf(a, b, p.mode != 0))
 // clang-format on
 
@@ -669,7 +669,7 @@ const core::OpDef& WhereOpDef() {
 }
 
 const core::OpDef& ClipOpDef() {
-  static const core::OpDef def{"Clip", "", {1, 6, 11, 12, 13}, 6, InferClip, CreateClip};
+  static const core::OpDef def{"Clip", "", {1, 6, 11, 12, 13}, 1, InferClip, CreateClip};
   return def;
 }
 

@@ -236,14 +236,14 @@ const AttrSpec kAlpha1 = FloatAttr("alpha", 1.0f);
 
 // clang-format off
 //          name             versions         min types         out    attribute a / b                         y = f(x)
-ACCEL_UNARY(Abs,             (1, 6, 13),      6,  NumericTypes, kSame, kNoAttr, kNoAttr, AbsOf(x))
-ACCEL_UNARY(Neg,             (1, 6, 13),      6,  SignedTypes,  kSame, kNoAttr, kNoAttr, NegOf(x))
-ACCEL_UNARY(Exp,             (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::exp(x))
-ACCEL_UNARY(Log,             (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::log(x))
-ACCEL_UNARY(Sqrt,            (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::sqrt(x))
-ACCEL_UNARY(Reciprocal,      (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, T(1) / x)
-ACCEL_UNARY(Floor,           (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::floor(x))
-ACCEL_UNARY(Ceil,            (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::ceil(x))
+ACCEL_UNARY(Abs,             (1, 6, 13),      1,  NumericTypes, kSame, kNoAttr, kNoAttr, AbsOf(x))
+ACCEL_UNARY(Neg,             (1, 6, 13),      1,  SignedTypes,  kSame, kNoAttr, kNoAttr, NegOf(x))
+ACCEL_UNARY(Exp,             (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::exp(x))
+ACCEL_UNARY(Log,             (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::log(x))
+ACCEL_UNARY(Sqrt,            (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::sqrt(x))
+ACCEL_UNARY(Reciprocal,      (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, T(1) / x)
+ACCEL_UNARY(Floor,           (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::floor(x))
+ACCEL_UNARY(Ceil,            (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::ceil(x))
 ACCEL_UNARY(Round,           (11, 22),        11, FloatTypes,   kSame, kNoAttr, kNoAttr, std::nearbyint(x))
 ACCEL_UNARY(Sign,            (9, 13),         9,  NumericTypes, kSame, kNoAttr, kNoAttr, SignOf(x))
 ACCEL_UNARY(Erf,             (9, 13),         9,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::erf(x))
@@ -258,16 +258,16 @@ ACCEL_UNARY(Cosh,            (9, 22),         9,  FloatTypes,   kSame, kNoAttr, 
 ACCEL_UNARY(Asinh,           (9, 22),         9,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::asinh(x))
 ACCEL_UNARY(Acosh,           (9, 22),         9,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::acosh(x))
 ACCEL_UNARY(Atanh,           (9, 22),         9,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::atanh(x))
-ACCEL_UNARY(Tanh,            (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::tanh(x))
-ACCEL_UNARY(Sigmoid,         (1, 6, 13),      6,  FloatTypes,   kSame, kNoAttr, kNoAttr, T(1) / (T(1) + std::exp(-x)))
-ACCEL_UNARY(Relu,            (1, 6, 13, 14),  6,  SignedTypes,  kSame, kNoAttr, kNoAttr, x > T(0) ? x : T(0))
-ACCEL_UNARY(LeakyRelu,       (1, 6, 16),      6,  FloatTypes,   kSame, FloatAttr("alpha", 0.01f), kNoAttr, x >= T(0) ? x : a * x)
-ACCEL_UNARY(Elu,             (1, 6, 22),      6,  FloatTypes,   kSame, kAlpha1, kNoAttr, x >= T(0) ? x : a * std::expm1(x))
-ACCEL_UNARY(Selu,            (1, 6, 22),      6,  FloatTypes,   kSame, FloatAttr("alpha", 1.67326319217681884765625f),
+ACCEL_UNARY(Tanh,            (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, std::tanh(x))
+ACCEL_UNARY(Sigmoid,         (1, 6, 13),      1,  FloatTypes,   kSame, kNoAttr, kNoAttr, T(1) / (T(1) + std::exp(-x)))
+ACCEL_UNARY(Relu,            (1, 6, 13, 14),  1,  SignedTypes,  kSame, kNoAttr, kNoAttr, x > T(0) ? x : T(0))
+ACCEL_UNARY(LeakyRelu,       (1, 6, 16),      1,  FloatTypes,   kSame, FloatAttr("alpha", 0.01f), kNoAttr, x >= T(0) ? x : a * x)
+ACCEL_UNARY(Elu,             (1, 6, 22),      1,  FloatTypes,   kSame, kAlpha1, kNoAttr, x >= T(0) ? x : a * std::expm1(x))
+ACCEL_UNARY(Selu,            (1, 6, 22),      1,  FloatTypes,   kSame, FloatAttr("alpha", 1.67326319217681884765625f),
                                                                        FloatAttr("gamma", 1.05070102214813232421875f),
                                                                        x > T(0) ? b * x : b * (a * std::exp(x) - a))
 ACCEL_UNARY(Celu,            (12, 28),        12, FloatTypes,   kSame, kAlpha1, kNoAttr, std::max(T(0), x) + std::min(T(0), a * std::expm1(x / a)))
-ACCEL_UNARY(HardSigmoid,     (1, 6, 22),      6,  FloatTypes,   kSame, FloatAttr("alpha", 0.2f), FloatAttr("beta", 0.5f),
+ACCEL_UNARY(HardSigmoid,     (1, 6, 22),      1,  FloatTypes,   kSame, FloatAttr("alpha", 0.2f), FloatAttr("beta", 0.5f),
                                                                        std::max(T(0), std::min(T(1), a * x + b)))
 ACCEL_UNARY(HardSwish,       (14, 22),        14, FloatTypes,   kSame, kNoAttr, kNoAttr, x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5))))
 ACCEL_UNARY(Softplus,        (1, 22),         1,  FloatTypes,   kSame, kNoAttr, kNoAttr, SoftplusOf(x))
@@ -356,7 +356,7 @@ const core::OpDef& IdentityOpDef() {
 
 const core::OpDef& DropoutOpDef() {
   static const core::OpDef def{"Dropout", "",           {1, 6, 7, 10, 12, 13, 22},
-                               7,         InferDropout, CreateDropout};
+                               1,         InferDropout, CreateDropout};
   return def;
 }
 
