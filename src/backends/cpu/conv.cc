@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
@@ -84,7 +83,7 @@ Status InferConv(core::InferContext& ctx) {
 class ConvKernel final : public core::Kernel {
  public:
   ConvKernel(WindowAttrs attrs, int64_t group, bool const_weights)
-      : attrs_(std::move(attrs)), group_(group), const_weights_(const_weights) {}
+      : attrs_(std::move(attrs)), group_(group), conv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -98,14 +97,7 @@ class ConvKernel final : public core::Kernel {
     if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
       ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
     }
-    memory src = WrapTensor(x, pd_.src_desc());
-    memory dst = WrapTensor(*y, pd_.dst_desc());
-    memory weights = weights_.Get(user_weights_, w.data(), pd_.weights_desc(), const_weights_);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
-    if (b) args[DNNL_ARG_BIAS] = WrapTensor(*b, pd_.bias_desc());
-    conv_.execute(ThreadStream(), args);
-    ThreadStream().wait();
+    conv_.Run(x, w, *y, b);
     return Status::Ok();
   }
 
@@ -124,25 +116,12 @@ class ConvKernel final : public core::Kernel {
       wdims[0] = w[0] / group_;
       wdims.insert(wdims.begin(), group_);
     }
-    user_weights_ = PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32);
     memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
-    memory::dims dil(win.dilations.begin(), win.dilations.end());
-    for (auto& d : dil) d -= 1;  // oneDNN counts the gaps, ONNX the step
     ACCEL_ASSIGN_OR_RETURN(
-        pd_, TryDnnl("Conv with input " + ShapeToString(x) + ", pads " +
-                         DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
-                     [&] {
-                       dnnl::convolution_forward::desc desc(
-                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                           PlainDesc(x, memory::data_type::f32), any_weights, bias_md,
-                           PlainDesc(y, memory::data_type::f32),
-                           memory::dims(win.strides.begin(), win.strides.end()), dil,
-                           memory::dims(win.pad_begin.begin(), win.pad_begin.end()),
-                           memory::dims(win.pad_end.begin(), win.pad_end.end()));
-                       return dnnl::convolution_forward::primitive_desc(desc, CpuEngine());
-                     }));
-    conv_ = dnnl::convolution_forward(pd_);
+        auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
+                     "Conv", dnnl::algorithm::convolution_direct, x, any_weights, bias_md, y, win));
+    conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32));
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
@@ -151,14 +130,10 @@ class ConvKernel final : public core::Kernel {
 
   WindowAttrs attrs_;
   int64_t group_;
-  bool const_weights_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
-  dnnl::convolution_forward::primitive_desc pd_;
-  dnnl::convolution_forward conv_;
-  memory::desc user_weights_;
-  PackedWeights weights_;
+  WeightedPrimitive conv_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
@@ -167,7 +142,7 @@ Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
   if (init.has_input(0))
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Conv input"));
-  bool const_weights = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
       std::make_unique<ConvKernel>(std::move(attrs), group, const_weights));
 }

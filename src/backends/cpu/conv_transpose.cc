@@ -4,7 +4,6 @@
 // which oneDNN's deconvolution accepts: those output elements receive only the bias.
 #include <algorithm>
 #include <memory>
-#include <unordered_map>
 
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
@@ -82,7 +81,7 @@ class ConvTransposeKernel final : public core::Kernel {
       : attrs_(std::move(attrs)),
         node_attrs_(std::move(node_attrs)),
         group_(group),
-        const_weights_(const_weights) {}
+        deconv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -108,14 +107,7 @@ class ConvTransposeKernel final : public core::Kernel {
       }
       return Status::Ok();
     }
-    memory src = WrapTensor(x, pd_.src_desc());
-    memory dst = WrapTensor(*y, pd_.dst_desc());
-    memory weights = weights_.Get(user_weights_, w.data(), pd_.weights_desc(), const_weights_);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
-    if (b) args[DNNL_ARG_BIAS] = WrapTensor(*b, pd_.bias_desc());
-    deconv_.execute(ThreadStream(), args);
-    ThreadStream().wait();
+    deconv_.Run(x, w, *y, b);
     return Status::Ok();
   }
 
@@ -147,26 +139,12 @@ class ConvTransposeKernel final : public core::Kernel {
       wdims.erase(wdims.begin());
       wstrides.erase(wstrides.begin());
     }
-    user_weights_ = memory::desc(wdims, memory::data_type::f32, wstrides);
     memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({y[1]}, memory::data_type::f32) : memory::desc();
-    memory::dims dil(win.dilations.begin(), win.dilations.end());
-    for (auto& d : dil) d -= 1;  // oneDNN counts the gaps, ONNX the step
-    ACCEL_ASSIGN_OR_RETURN(
-        pd_, TryDnnl("ConvTranspose with input " + ShapeToString(x) + ", pads " +
-                         DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
-                     [&] {
-                       dnnl::deconvolution_forward::desc desc(
-                           dnnl::prop_kind::forward_inference,
-                           dnnl::algorithm::deconvolution_direct,
-                           PlainDesc(x, memory::data_type::f32), any_weights, bias_md,
-                           PlainDesc(y, memory::data_type::f32),
-                           memory::dims(win.strides.begin(), win.strides.end()), dil,
-                           memory::dims(win.pad_begin.begin(), win.pad_begin.end()),
-                           memory::dims(win.pad_end.begin(), win.pad_end.end()));
-                       return dnnl::deconvolution_forward::primitive_desc(desc, CpuEngine());
-                     }));
-    deconv_ = dnnl::deconvolution_forward(pd_);
+    ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::deconvolution_forward>(
+                                        "ConvTranspose", dnnl::algorithm::deconvolution_direct, x,
+                                        any_weights, bias_md, y, win));
+    deconv_.Reset(pd, memory::desc(wdims, memory::data_type::f32, wstrides));
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
@@ -176,14 +154,10 @@ class ConvTransposeKernel final : public core::Kernel {
   WindowAttrs attrs_;
   core::Attributes node_attrs_;  // output_padding and output_shape
   int64_t group_;
-  bool const_weights_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
-  dnnl::deconvolution_forward::primitive_desc pd_;
-  dnnl::deconvolution_forward deconv_;
-  memory::desc user_weights_;
-  PackedWeights weights_;
+  WeightedPrimitive deconv_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit& init) {
@@ -193,7 +167,7 @@ Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit
   if (init.has_input(0)) {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "ConvTranspose input"));
   }
-  bool const_weights = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
       std::make_unique<ConvTransposeKernel>(std::move(attrs), init.attrs, group, const_weights));
 }

@@ -2,12 +2,16 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "accel/status.h"
 #include "accel/tensor.h"
+#include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_context.h"
+#include "core/kernel.h"
 
 namespace accel::cpu {
 
@@ -52,5 +56,75 @@ class PackedWeights {
  private:
   dnnl::memory packed_;
 };
+
+// True when input i of the node is a model constant (its packed weights can be kept).
+inline bool IsConstantInput(const core::KernelInit& init, size_t i) {
+  return init.constant_inputs.size() > i && init.constant_inputs[i];
+}
+
+// oneDNN dims from ONNX sizes.
+inline dnnl::memory::dims ToDnnlDims(std::span<const int64_t> dims) {
+  return dnnl::memory::dims(dims.begin(), dims.end());
+}
+
+// oneDNN counts the gaps between kernel taps, ONNX the step: ONNX dilation 1 is oneDNN's 0.
+inline dnnl::memory::dims ToDnnlDilations(std::span<const int64_t> dilations) {
+  dnnl::memory::dims dil = ToDnnlDims(dilations);
+  for (auto& d : dil) d -= 1;
+  return dil;
+}
+
+// A primitive with src, weights, dst and an optional bias (Conv, ConvTranspose, Gemm, MatMul):
+// holds the primitive built for the last shapes and the weights packed in its chosen layout.
+class WeightedPrimitive {
+ public:
+  explicit WeightedPrimitive(bool const_weights) : const_weights_(const_weights) {}
+
+  // Takes the primitive of `pd`; `user_weights` describes the weight bytes as the model has them.
+  void Reset(const dnnl::primitive_desc& pd, const dnnl::memory::desc& user_weights) {
+    primitive_ = dnnl::primitive(pd);
+    src_ = pd.src_desc();
+    weights_ = pd.weights_desc();
+    bias_ = pd.weights_desc(1);  // oneDNN's bias is the second weights argument
+    dst_ = pd.dst_desc();
+    user_weights_ = user_weights;
+  }
+
+  void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr) {
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, WrapTensor(src, src_)},
+        {DNNL_ARG_WEIGHTS, packed_.Get(user_weights_, weights.data(), weights_, const_weights_)},
+        {DNNL_ARG_DST, WrapTensor(dst, dst_)}};
+    if (bias) args[DNNL_ARG_BIAS] = WrapTensor(*bias, bias_);
+    primitive_.execute(ThreadStream(), args);
+    ThreadStream().wait();
+  }
+
+ private:
+  bool const_weights_;
+  dnnl::primitive primitive_;
+  dnnl::memory::desc src_, weights_, bias_, dst_, user_weights_;
+  PackedWeights packed_;
+};
+
+// The inference descriptor of Conv (convolution_forward) or ConvTranspose (deconvolution_forward)
+// over float32 `x` -> `y` with the window `win`; oneDNN's refusal names `op`, x and the pads.
+template <typename Primitive>
+Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(const char* op, dnnl::algorithm algo,
+                                                             const Shape& x,
+                                                             const dnnl::memory::desc& weights,
+                                                             const dnnl::memory::desc& bias,
+                                                             const Shape& y, const Window& win) {
+  const auto f32 = dnnl::memory::data_type::f32;
+  return TryDnnl(std::string(op) + " with input " + ShapeToString(x) + ", pads " +
+                     DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
+                 [&] {
+                   typename Primitive::desc desc(
+                       dnnl::prop_kind::forward_inference, algo, PlainDesc(x, f32), weights, bias,
+                       PlainDesc(y, f32), ToDnnlDims(win.strides), ToDnnlDilations(win.dilations),
+                       ToDnnlDims(win.pad_begin), ToDnnlDims(win.pad_end));
+                   return typename Primitive::primitive_desc(desc, CpuEngine());
+                 });
+}
 
 }  // namespace accel::cpu

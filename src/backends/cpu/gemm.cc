@@ -83,7 +83,7 @@ Status InferGemm(core::InferContext& ctx) {
 
 class GemmKernel final : public core::Kernel {
  public:
-  GemmKernel(GemmAttrs attrs, bool const_b) : attrs_(attrs), const_b_(const_b) {}
+  GemmKernel(GemmAttrs attrs, bool const_b) : attrs_(attrs), const_b_(const_b), matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -109,12 +109,7 @@ class GemmKernel final : public core::Kernel {
       a_shape_ = a.shape();
       b_shape_ = b.shape();
     }
-    memory src = WrapTensor(a, pd_.src_desc());
-    memory dst = WrapTensor(*y, pd_.dst_desc());
-    memory weights = weights_.Get(user_b_, b.data(), pd_.weights_desc(), const_b_);
-    matmul_.execute(ThreadStream(),
-                    {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-    ThreadStream().wait();
+    matmul_.Run(a, b, *y);
     return Status::Ok();
   }
 
@@ -134,10 +129,10 @@ class GemmKernel final : public core::Kernel {
     // A transposed [K, M] buffer read as [M, K] has strides {1, M}; likewise for B.
     memory::desc a_md({m, k}, memory::data_type::f32,
                       attrs_.trans_a ? memory::dims{1, m} : memory::dims{k, 1});
-    user_b_ = memory::desc({k, n}, memory::data_type::f32,
-                           attrs_.trans_b ? memory::dims{1, k} : memory::dims{n, 1});
+    memory::desc user_b({k, n}, memory::data_type::f32,
+                        attrs_.trans_b ? memory::dims{1, k} : memory::dims{n, 1});
     memory::desc want_b =
-        const_b_ ? memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any) : user_b_;
+        const_b_ ? memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any) : user_b;
     dnnl::primitive_attr attr;
     if (attrs_.alpha != 1.0f) attr.set_output_scales(0, {attrs_.alpha});
     if (with_c) {
@@ -146,14 +141,14 @@ class GemmKernel final : public core::Kernel {
       attr.set_post_ops(ops);
     }
     ACCEL_ASSIGN_OR_RETURN(
-        pd_,
+        auto pd,
         TryDnnl("Gemm of [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
                     std::to_string(k) + "," + std::to_string(n) + "]",
                 [&] {
                   dnnl::matmul::desc desc(a_md, want_b, PlainDesc({m, n}, memory::data_type::f32));
                   return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
                 }));
-    matmul_ = dnnl::matmul(pd_);
+    matmul_.Reset(pd, user_b);
     with_c_ = with_c;
     return Status::Ok();
   }
@@ -162,10 +157,7 @@ class GemmKernel final : public core::Kernel {
   bool const_b_;
   Shape a_shape_, b_shape_;
   bool with_c_ = false;
-  dnnl::matmul::primitive_desc pd_;
-  dnnl::matmul matmul_;
-  memory::desc user_b_;
-  PackedWeights weights_;
+  WeightedPrimitive matmul_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
@@ -173,7 +165,7 @@ Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
   if (init.has_input(0)) {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Gemm input A"));
   }
-  bool const_b = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  bool const_b = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, const_b));
 }
 

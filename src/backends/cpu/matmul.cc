@@ -42,7 +42,7 @@ Status InferMatMul(core::InferContext& ctx) {
 
 class MatMulKernel final : public core::Kernel {
  public:
-  explicit MatMulKernel(bool const_b) : const_b_(const_b) {}
+  explicit MatMulKernel(bool const_b) : const_b_(const_b), matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -58,12 +58,7 @@ class MatMulKernel final : public core::Kernel {
     if (a.shape() != a_shape_ || b.shape() != b_shape_) {
       ACCEL_RETURN_IF_ERROR(Prepare(a.shape(), b.shape()));
     }
-    memory src = WrapTensor(a, pd_.src_desc());
-    memory dst = WrapTensor(*y, pd_.dst_desc());
-    memory weights = weights_.Get(user_b_, b.data(), pd_.weights_desc(), const_b_);
-    matmul_.execute(ThreadStream(),
-                    {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-    ThreadStream().wait();
+    matmul_.Run(a, b, *y);
     return Status::Ok();
   }
 
@@ -83,17 +78,17 @@ class MatMulKernel final : public core::Kernel {
     for (size_t i = 0; i + 2 < rank; ++i) yd[i] = std::max(ad[i], bd[i]);
     yd[rank - 2] = ad[rank - 2];
     yd[rank - 1] = bd[rank - 1];
-    user_b_ = PlainDesc(bd, memory::data_type::f32);
+    memory::desc user_b = PlainDesc(bd, memory::data_type::f32);
     memory::desc want_b = const_b_ ? memory::desc(memory::dims(bd.begin(), bd.end()),
                                                   memory::data_type::f32, memory::format_tag::any)
-                                   : user_b_;
-    ACCEL_ASSIGN_OR_RETURN(pd_,
+                                   : user_b;
+    ACCEL_ASSIGN_OR_RETURN(auto pd,
                            TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
                              dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b,
                                                      PlainDesc(yd, memory::data_type::f32));
                              return dnnl::matmul::primitive_desc(desc, CpuEngine());
                            }));
-    matmul_ = dnnl::matmul(pd_);
+    matmul_.Reset(pd, user_b);
     a_shape_ = a;
     b_shape_ = b;
     return Status::Ok();
@@ -101,17 +96,14 @@ class MatMulKernel final : public core::Kernel {
 
   bool const_b_;
   Shape a_shape_, b_shape_;
-  dnnl::matmul::primitive_desc pd_;
-  dnnl::matmul matmul_;
-  memory::desc user_b_;
-  PackedWeights weights_;
+  WeightedPrimitive matmul_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init) {
   if (init.has_input(0)) {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "MatMul input A"));
   }
-  bool const_b = init.constant_inputs.size() > 1 && init.constant_inputs[1];
+  bool const_b = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(const_b));
 }
 

@@ -255,18 +255,15 @@ class PoolKernel final : public core::Kernel {
     }
     Shape y(x.begin(), x.begin() + 2);
     y.insert(y.end(), window_.output.begin(), window_.output.end());
-    memory::dims dil(window_.dilations.begin(), window_.dilations.end());
-    for (auto& d : dil) d -= 1;  // oneDNN counts the gaps, ONNX the step
     const auto algo = !average                    ? dnnl::algorithm::pooling_max
                       : params_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                                   : dnnl::algorithm::pooling_avg_exclude_padding;
     Result<dnnl::pooling_v2_forward::primitive_desc> pd = TryDnnl(PoolName(params_), [&] {
       dnnl::pooling_v2_forward::desc desc(
           dnnl::prop_kind::forward_inference, algo, PlainDesc(x, memory::data_type::f32),
-          PlainDesc(y, memory::data_type::f32),
-          memory::dims(window_.strides.begin(), window_.strides.end()),
-          memory::dims(window_.kernel.begin(), window_.kernel.end()), dil,
-          memory::dims(window_.pad_begin.begin(), window_.pad_begin.end()), pad_end);
+          PlainDesc(y, memory::data_type::f32), ToDnnlDims(window_.strides),
+          ToDnnlDims(window_.kernel), ToDnnlDilations(window_.dilations),
+          ToDnnlDims(window_.pad_begin), pad_end);
       return dnnl::pooling_v2_forward::primitive_desc(desc, CpuEngine());
     });
     if (!pd.ok()) return Status::Ok();  // the plain loop covers every window
