@@ -14,23 +14,15 @@ namespace {
 using dnnl::memory;
 
 Status InferConv(core::InferContext& ctx) {
-  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
-    return InvalidModel("Conv needs inputs X and W");
-  }
+  ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "Conv"));
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& w = ctx.input_type(1);
-  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(ctx.attrs()));
-  ACCEL_ASSIGN_OR_RETURN(int64_t group, ctx.attrs().GetInt("group", 1));
-  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
-  int64_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : -1;
+  const WindowAttrs& attrs = node.attrs.window;
+  const int64_t group = node.attrs.group;
+  const int64_t rank = node.rank;
   if (rank < 0) {
     ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
     return Status::Ok();
-  }
-  if (rank < 3) return InvalidModel("Conv input must have rank 3 or more, got " + x.ToString());
-  if (x.has_shape && w.has_shape && x.rank() != w.rank()) {
-    return InvalidModel("Conv input " + x.ToString() + " and weights " + w.ToString() +
-                        " differ in rank");
   }
   std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
   int64_t channels = -1, maps = -1;
@@ -56,13 +48,7 @@ Status InferConv(core::InferContext& ctx) {
     return InvalidModel("group " + std::to_string(group) + " does not divide the " +
                         std::to_string(channels) + " input channels");
   }
-  if (ctx.has_input(2)) {
-    const core::TensorType& b = ctx.input_type(2);
-    if (b.has_shape && (b.rank() != 1 || (maps >= 0 && b.dims[0] >= 0 && b.dims[0] != maps))) {
-      return InvalidModel("bias " + b.ToString() + " must be a vector of the " +
-                          std::to_string(maps) + " output channels");
-    }
-  }
+  ACCEL_RETURN_IF_ERROR(CheckConvBias(ctx, maps));
   // Without kernel_shape and known weight sizes the spatial output sizes stay unknown.
   bool kernel_known =
       !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
@@ -137,14 +123,12 @@ class ConvKernel final : public core::Kernel {
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
-  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(init.attrs));
-  ACCEL_ASSIGN_OR_RETURN(int64_t group, init.attrs.GetInt("group", 1));
-  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
   if (init.has_input(0))
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Conv input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
-      std::make_unique<ConvKernel>(std::move(attrs), group, const_weights));
+      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, const_weights));
 }
 
 }  // namespace

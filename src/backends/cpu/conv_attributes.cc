@@ -196,4 +196,44 @@ Result<Window> ResolveTransposeWindow(const WindowAttrs& attrs, const core::Attr
   return w;
 }
 
+Result<ConvAttrs> ParseConvAttrs(const core::Attributes& attrs) {
+  ConvAttrs conv;
+  ACCEL_ASSIGN_OR_RETURN(conv.window, ParseWindowAttrs(attrs));
+  ACCEL_ASSIGN_OR_RETURN(conv.group, attrs.GetInt("group", 1));
+  if (conv.group < 1) {
+    return InvalidModel("group must be positive, got " + std::to_string(conv.group));
+  }
+  return conv;
+}
+
+Result<ConvNode> ReadConvNode(const core::InferContext& ctx, const std::string& op) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidModel(op + " needs inputs X and W");
+  }
+  const core::TensorType& x = ctx.input_type(0);
+  const core::TensorType& w = ctx.input_type(1);
+  ConvNode node;
+  ACCEL_ASSIGN_OR_RETURN(node.attrs, ParseConvAttrs(ctx.attrs()));
+  node.rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : -1;
+  if (node.rank < 0) return node;
+  if (node.rank < 3) {
+    return InvalidModel(op + " input must have rank 3 or more, got " + x.ToString());
+  }
+  if (x.has_shape && w.has_shape && x.rank() != w.rank()) {
+    return InvalidModel(op + " input " + x.ToString() + " and weights " + w.ToString() +
+                        " differ in rank");
+  }
+  return node;
+}
+
+Status CheckConvBias(const core::InferContext& ctx, int64_t maps) {
+  if (!ctx.has_input(2)) return Status::Ok();
+  const core::TensorType& b = ctx.input_type(2);
+  if (b.has_shape && (b.rank() != 1 || (maps >= 0 && b.dims[0] >= 0 && b.dims[0] != maps))) {
+    return InvalidModel("bias " + b.ToString() + " must be a vector of the " +
+                        std::to_string(maps) + " output channels");
+  }
+  return Status::Ok();
+}
+
 }  // namespace accel::cpu

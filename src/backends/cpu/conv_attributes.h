@@ -12,6 +12,7 @@
 
 #include "accel/status.h"
 #include "core/attributes.h"
+#include "core/infer_context.h"
 
 namespace accel::cpu {
 
@@ -57,5 +58,26 @@ Result<Window> ResolveTransposeWindow(const WindowAttrs& window, const core::Att
                                       std::span<const int64_t> kernel);
 
 std::string DimsToString(std::span<const int64_t> dims);
+
+// Conv and ConvTranspose: the window attributes and `group` (checked positive).
+struct ConvAttrs {
+  WindowAttrs window;
+  int64_t group = 1;
+};
+
+Result<ConvAttrs> ParseConvAttrs(const core::Attributes& attrs);
+
+// What the Conv and ConvTranspose shape rules read and check alike, in this order: inputs X and
+// W present, the attributes, and a rank of 3 or more that X and W share (`rank` -1 when neither
+// shape is known). `op` names the op in the messages.
+struct ConvNode {
+  ConvAttrs attrs;
+  int64_t rank = -1;
+};
+
+Result<ConvNode> ReadConvNode(const core::InferContext& ctx, const std::string& op);
+
+// Checks the optional bias (input 2) is a vector of `maps` output channels (-1: unknown).
+Status CheckConvBias(const core::InferContext& ctx, int64_t maps);
 
 }  // namespace accel::cpu

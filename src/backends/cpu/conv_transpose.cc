@@ -16,25 +16,15 @@ namespace {
 using dnnl::memory;
 
 Status InferConvTranspose(core::InferContext& ctx) {
-  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
-    return InvalidModel("ConvTranspose needs inputs X and W");
-  }
+  ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "ConvTranspose"));
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& w = ctx.input_type(1);
-  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(ctx.attrs()));
-  ACCEL_ASSIGN_OR_RETURN(int64_t group, ctx.attrs().GetInt("group", 1));
-  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
-  int64_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : -1;
+  const WindowAttrs& attrs = node.attrs.window;
+  const int64_t group = node.attrs.group;
+  const int64_t rank = node.rank;
   if (rank < 0) {
     ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
     return Status::Ok();
-  }
-  if (rank < 3) {
-    return InvalidModel("ConvTranspose input must have rank 3 or more, got " + x.ToString());
-  }
-  if (x.has_shape && w.has_shape && x.rank() != w.rank()) {
-    return InvalidModel("ConvTranspose input " + x.ToString() + " and weights " + w.ToString() +
-                        " differ in rank");
   }
   std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
   int64_t channels = x.has_shape ? x.dims[1] : -1;
@@ -54,13 +44,7 @@ Status InferConvTranspose(core::InferContext& ctx) {
     return InvalidModel("group " + std::to_string(group) + " does not divide the " +
                         std::to_string(channels) + " input channels");
   }
-  if (ctx.has_input(2)) {
-    const core::TensorType& b = ctx.input_type(2);
-    if (b.has_shape && (b.rank() != 1 || (maps >= 0 && b.dims[0] >= 0 && b.dims[0] != maps))) {
-      return InvalidModel("bias " + b.ToString() + " must be a vector of the " +
-                          std::to_string(maps) + " output channels");
-    }
-  }
+  ACCEL_RETURN_IF_ERROR(CheckConvBias(ctx, maps));
   std::vector<int64_t> dims = {x.has_shape ? x.dims[0] : -1, maps};
   bool kernel_known =
       !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
@@ -161,15 +145,13 @@ class ConvTransposeKernel final : public core::Kernel {
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit& init) {
-  ACCEL_ASSIGN_OR_RETURN(WindowAttrs attrs, ParseWindowAttrs(init.attrs));
-  ACCEL_ASSIGN_OR_RETURN(int64_t group, init.attrs.GetInt("group", 1));
-  if (group < 1) return InvalidModel("group must be positive, got " + std::to_string(group));
+  ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
   if (init.has_input(0)) {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "ConvTranspose input"));
   }
   bool const_weights = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(
-      std::make_unique<ConvTransposeKernel>(std::move(attrs), init.attrs, group, const_weights));
+  return std::unique_ptr<core::Kernel>(std::make_unique<ConvTransposeKernel>(
+      std::move(attrs.window), init.attrs, attrs.group, const_weights));
 }
 
 }  // namespace
