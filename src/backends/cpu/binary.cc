@@ -333,8 +333,6 @@ Result<std::unique_ptr<core::Kernel>> CreateBinary(const core::KernelInit& init)
       std::make_unique<VariadicKernel>(fn, params, init.node.op_type == "Mean", legacy));
 }
 
-#define ACCEL_UNPAREN(...) __VA_ARGS__
-
 // Defines <Name>Op and <Name>OpDef(). The expression sees a and b (of type T) and params p.
 #define ACCEL_BINARY(Name, Versions, MinVersion, TypeSet, BoolOut, MaxInputs, ...) \
   struct Name##Op {                                                                \
@@ -349,17 +347,7 @@ Result<std::unique_ptr<core::Kernel>> CreateBinary(const core::KernelInit& init)
       return static_cast<Out<T>>(__VA_ARGS__);                                     \
     }                                                                              \
   };                                                                               \
-  }                                                                                \
-  const core::OpDef& Name##OpDef() {                                               \
-    static const core::OpDef def{#Name,                                            \
-                                 "",                                               \
-                                 {ACCEL_UNPAREN Versions},                         \
-                                 MinVersion,                                       \
-                                 &InferBinary<Name##Op>,                           \
-                                 &CreateBinary<Name##Op>};                         \
-    return def;                                                                    \
-  }                                                                                \
-  namespace {
+  ACCEL_ELEMENTWISE_OPDEF(Name, Versions, MinVersion, InferBinary, CreateBinary)
 
 constexpr bool kSame = false;
 constexpr bool kBool = true;

@@ -262,3 +262,17 @@ inline AxisLayout LayoutAround(std::span<const int64_t> dims, int64_t axis) {
 Result<double> ReadScalarAsDouble(const Tensor& t);
 
 }  // namespace accel::cpu
+
+#define ACCEL_UNPAREN(...) __VA_ARGS__
+
+// The tail of the per-op macros of unary.cc and binary.cc, which are expanded inside an
+// anonymous namespace: defines <Name>OpDef() (outside it) over the shape rule Infer<Name##Op> and
+// the factory Create<Name##Op>. Versions is a parenthesized list.
+#define ACCEL_ELEMENTWISE_OPDEF(Name, Versions, MinVersion, Infer, Create)                     \
+  }                                                                                            \
+  const core::OpDef& Name##OpDef() {                                                           \
+    static const core::OpDef def{                                                              \
+        #Name, "", {ACCEL_UNPAREN Versions}, MinVersion, &Infer<Name##Op>, &Create<Name##Op>}; \
+    return def;                                                                                \
+  }                                                                                            \
+  namespace {

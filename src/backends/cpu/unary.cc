@@ -200,8 +200,6 @@ Result<std::unique_ptr<core::Kernel>> CreateUnary(const core::KernelInit& init) 
   return std::unique_ptr<core::Kernel>(std::make_unique<UnaryKernel>(fn, params));
 }
 
-#define ACCEL_UNPAREN(...) __VA_ARGS__
-
 // Defines <Name>Op (the scalar function and its dtypes) and <Name>OpDef(). The expression sees
 // x (of type T) and the attribute values a and b (converted to T).
 #define ACCEL_UNARY(Name, Versions, MinVersion, TypeSet, BoolOut, Attr1, Attr2, ...) \
@@ -218,17 +216,7 @@ Result<std::unique_ptr<core::Kernel>> CreateUnary(const core::KernelInit& init) 
       return static_cast<Out<T>>(__VA_ARGS__);                                       \
     }                                                                                \
   };                                                                                 \
-  }                                                                                  \
-  const core::OpDef& Name##OpDef() {                                                 \
-    static const core::OpDef def{#Name,                                              \
-                                 "",                                                 \
-                                 {ACCEL_UNPAREN Versions},                           \
-                                 MinVersion,                                         \
-                                 &InferUnary<Name##Op>,                              \
-                                 &CreateUnary<Name##Op>};                            \
-    return def;                                                                      \
-  }                                                                                  \
-  namespace {
+  ACCEL_ELEMENTWISE_OPDEF(Name, Versions, MinVersion, InferUnary, CreateUnary)
 
 constexpr bool kSame = false;
 constexpr bool kBool = true;
