@@ -236,4 +236,18 @@ Status StoreFromDouble(Tensor& t, int64_t i, double v) {
   });
 }
 
+Status CheckElementsShapes(std::span<const int64_t> data_dims, std::span<const int64_t> idx_dims,
+                           int64_t axis) {
+  if (data_dims.size() != idx_dims.size()) {
+    return InvalidModel("data and indices have different ranks");
+  }
+  for (size_t d = 0; d < data_dims.size(); ++d) {
+    if (static_cast<int64_t>(d) != axis && idx_dims[d] > data_dims[d]) {
+      return InvalidModel("indices shape " + ShapeToString(idx_dims) + " exceeds data shape " +
+                          ShapeToString(data_dims) + " outside the axis");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace accel::cpu::dm

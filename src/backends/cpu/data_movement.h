@@ -69,6 +69,38 @@ inline Result<int64_t> WrapIndex(const char* what, int64_t index, int64_t limit)
   return index < 0 ? index + limit : index;
 }
 
+// GatherElements / ScatterElements: the index tensor must fit inside the data everywhere but
+// along the axis, so only the index values themselves need checking.
+Status CheckElementsShapes(std::span<const int64_t> data_dims, std::span<const int64_t> idx_dims,
+                           int64_t axis);
+
+// Walks `indices` (shapes checked by CheckElementsShapes) in row-major order and calls
+// f(i, offset) for element i, where offset is the element offset into the data (of shape
+// `data_dims`) at i's position with the coordinate along `axis` replaced by the index value.
+// Index values are checked (OutOfRange) and may be negative; stops at f's first error.
+template <typename F>
+Status ForEachElementsIndex(const Tensor& indices, int64_t axis, std::span<const int64_t> data_dims,
+                            F&& f) {
+  const std::vector<int64_t> strides = core::Strides(data_dims);
+  const std::vector<int64_t>& dims = indices.shape();
+  const int64_t limit = data_dims[axis];
+  std::vector<int64_t> pos(dims.size(), 0);
+  const int64_t n = indices.element_count();
+  for (int64_t i = 0; i < n; ++i) {
+    ACCEL_ASSIGN_OR_RETURN(int64_t k, WrapIndex("index", IndexAt(indices, i), limit));
+    int64_t offset = 0;
+    for (size_t d = 0; d < dims.size(); ++d) {
+      offset += (static_cast<int64_t>(d) == axis ? k : pos[d]) * strides[d];
+    }
+    ACCEL_RETURN_IF_ERROR(f(i, offset));
+    for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+      if (++pos[d] < dims[d]) break;
+      pos[d] = 0;
+    }
+  }
+  return Status::Ok();
+}
+
 // True when every dim is known; -1 otherwise propagates "unknown".
 inline bool AllKnown(std::span<const int64_t> dims) {
   for (int64_t d : dims) {

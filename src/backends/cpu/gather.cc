@@ -81,51 +81,21 @@ Status InferGatherElements(core::InferContext& ctx) {
   return Status::Ok();
 }
 
-// The index tensor must fit inside the data everywhere but along the axis, so only the index
-// values themselves need checking.
-Status CheckElementsShapes(std::span<const int64_t> data_dims, std::span<const int64_t> idx_dims,
-                           int64_t axis) {
-  if (data_dims.size() != idx_dims.size()) {
-    return InvalidModel("data and indices have different ranks");
-  }
-  for (size_t d = 0; d < data_dims.size(); ++d) {
-    if (static_cast<int64_t>(d) != axis && idx_dims[d] > data_dims[d]) {
-      return InvalidModel("indices shape " + ShapeToString(idx_dims) + " exceeds data shape " +
-                          ShapeToString(data_dims) + " outside the axis");
-    }
-  }
-  return Status::Ok();
-}
-
 Status ComputeGatherElements(core::KernelContext& ctx, const core::Attributes& attrs, int opset) {
   const Tensor& data = ctx.input(0);
   const Tensor& indices = ctx.input(1);
   ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(indices, "indices"));
   ACCEL_ASSIGN_OR_RETURN(int64_t axis, attrs.GetInt("axis", 0));
   ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, data.rank()));
-  ACCEL_RETURN_IF_ERROR(CheckElementsShapes(data.shape(), indices.shape(), axis));
+  ACCEL_RETURN_IF_ERROR(dm::CheckElementsShapes(data.shape(), indices.shape(), axis));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   size_t elem = DTypeSize(data.dtype());
-  std::vector<int64_t> strides = core::Strides(data.shape());
-  const std::vector<int64_t>& dims = indices.shape();
-  int64_t limit = data.shape()[axis];
-  std::vector<int64_t> pos(dims.size(), 0);
   const auto* src = static_cast<const uint8_t*>(data.data());
   auto* dst = static_cast<uint8_t*>(out->data());
-  int64_t n = indices.element_count();
-  for (int64_t i = 0; i < n; ++i) {
-    ACCEL_ASSIGN_OR_RETURN(int64_t k, dm::WrapIndex("index", dm::IndexAt(indices, i), limit));
-    int64_t offset = 0;
-    for (size_t d = 0; d < dims.size(); ++d) {
-      offset += (static_cast<int64_t>(d) == axis ? k : pos[d]) * strides[d];
-    }
+  return dm::ForEachElementsIndex(indices, axis, data.shape(), [&](int64_t i, int64_t offset) {
     std::memcpy(dst + i * elem, src + offset * elem, elem);
-    for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
-      if (++pos[d] < dims[d]) break;
-      pos[d] = 0;
-    }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 // ---- GatherND ----

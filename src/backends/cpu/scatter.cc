@@ -74,13 +74,21 @@ Status InferSameAsData(core::InferContext& ctx) {
   return Status::Ok();
 }
 
+// The checks both scatters start with; returns the reduction.
+Result<Reduction> CheckScatterInputs(const Tensor& data, const Tensor& indices,
+                                     const Tensor& updates, const core::Attributes& attrs,
+                                     int opset) {
+  ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(indices, "indices"));
+  ACCEL_ASSIGN_OR_RETURN(Reduction red, ParseReduction(attrs, opset));
+  if (updates.dtype() != data.dtype()) return InvalidModel("updates dtype differs from data");
+  return red;
+}
+
 Status ComputeScatterND(core::KernelContext& ctx, const core::Attributes& attrs, int opset) {
   const Tensor& data = ctx.input(0);
   const Tensor& indices = ctx.input(1);
   const Tensor& updates = ctx.input(2);
-  ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(indices, "indices"));
-  ACCEL_ASSIGN_OR_RETURN(Reduction red, ParseReduction(attrs, opset));
-  if (updates.dtype() != data.dtype()) return InvalidModel("updates dtype differs from data");
+  ACCEL_ASSIGN_OR_RETURN(Reduction red, CheckScatterInputs(data, indices, updates, attrs, opset));
   const std::vector<int64_t>& ds = data.shape();
   const std::vector<int64_t>& is = indices.shape();
   int64_t q = indices.rank();
@@ -122,45 +130,22 @@ Status ComputeScatterElements(core::KernelContext& ctx, const core::Attributes& 
   const Tensor& data = ctx.input(0);
   const Tensor& indices = ctx.input(1);
   const Tensor& updates = ctx.input(2);
-  ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(indices, "indices"));
-  ACCEL_ASSIGN_OR_RETURN(Reduction red, ParseReduction(attrs, opset));
-  if (updates.dtype() != data.dtype()) return InvalidModel("updates dtype differs from data");
+  ACCEL_ASSIGN_OR_RETURN(Reduction red, CheckScatterInputs(data, indices, updates, attrs, opset));
   if (updates.shape() != indices.shape()) {
     return InvalidModel("updates shape " + ShapeToString(updates.shape()) +
                         " differs from indices shape " + ShapeToString(indices.shape()));
   }
   ACCEL_ASSIGN_OR_RETURN(int64_t axis, attrs.GetInt("axis", 0));
   ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, data.rank()));
-  const std::vector<int64_t>& dims = indices.shape();
-  if (indices.rank() != data.rank()) return InvalidModel("data and indices have different ranks");
-  for (size_t d = 0; d < dims.size(); ++d) {
-    if (static_cast<int64_t>(d) != axis && dims[d] > data.shape()[d]) {
-      return InvalidModel("indices shape " + ShapeToString(dims) + " exceeds data shape " +
-                          ShapeToString(data.shape()) + " outside the axis");
-    }
-  }
+  ACCEL_RETURN_IF_ERROR(dm::CheckElementsShapes(data.shape(), indices.shape(), axis));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   if (data.byte_size()) std::memcpy(out->data(), data.data(), data.byte_size());
   size_t elem = DTypeSize(data.dtype());
-  std::vector<int64_t> strides = core::Strides(data.shape());
-  int64_t limit = data.shape()[axis];
-  std::vector<int64_t> pos(dims.size(), 0);
   auto* dst = static_cast<uint8_t*>(out->data());
   const auto* src = static_cast<const uint8_t*>(updates.data());
-  int64_t n = indices.element_count();
-  for (int64_t i = 0; i < n; ++i) {
-    ACCEL_ASSIGN_OR_RETURN(int64_t k, dm::WrapIndex("index", dm::IndexAt(indices, i), limit));
-    int64_t offset = 0;
-    for (size_t d = 0; d < dims.size(); ++d) {
-      offset += (static_cast<int64_t>(d) == axis ? k : pos[d]) * strides[d];
-    }
-    ACCEL_RETURN_IF_ERROR(Apply(dst + offset * elem, src + i * elem, 1, data.dtype(), red));
-    for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
-      if (++pos[d] < dims[d]) break;
-      pos[d] = 0;
-    }
-  }
-  return Status::Ok();
+  return dm::ForEachElementsIndex(indices, axis, data.shape(), [&](int64_t i, int64_t offset) {
+    return Apply(dst + offset * elem, src + i * elem, 1, data.dtype(), red);
+  });
 }
 
 constexpr core::CreateKernelFn CreateScatterElements =
