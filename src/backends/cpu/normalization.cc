@@ -51,6 +51,49 @@ Shape Collapsed(const Shape& x) {
   return {x[0], x[1], spatial};
 }
 
+// oneDNN's batch normalization over a float32 [N, C, S] view, rebuilt when that shape changes.
+class BatchNormPrimitive {
+ public:
+  BatchNormPrimitive(dnnl::prop_kind prop, dnnl::normalization_flags flags)
+      : prop_(prop), flags_(flags) {}
+
+  // Builds the primitive for `shape` unless it is already built for it; true when it was
+  // (re)built. `op` and `x_shape` name the case in oneDNN's refusal.
+  Result<bool> Update(const Shape& shape, float epsilon, const char* op, const Shape& x_shape) {
+    if (shape == shape_) return false;
+    ACCEL_ASSIGN_OR_RETURN(pd_, TryDnnl(std::string(op) + " of " + ShapeToString(x_shape), [&] {
+                             dnnl::batch_normalization_forward::desc desc(
+                                 prop_, PlainDesc(shape, memory::data_type::f32), epsilon, flags_);
+                             return dnnl::batch_normalization_forward::primitive_desc(desc,
+                                                                                      CpuEngine());
+                           }));
+    bnorm_ = dnnl::batch_normalization_forward(pd_);
+    shape_ = shape;
+    return true;
+  }
+
+  // The layout of the scale, shift, mean and variance vectors (shape[1] floats).
+  memory::desc vector_desc() const { return PlainDesc({shape_[1]}, memory::data_type::f32); }
+
+  void Run(const Tensor& x, Tensor& y, const memory& scale, const memory& shift, const memory& mean,
+           const memory& variance) {
+    bnorm_.execute(ThreadStream(), {{DNNL_ARG_SRC, WrapTensor(x, pd_.src_desc())},
+                                    {DNNL_ARG_DST, WrapTensor(y, pd_.dst_desc())},
+                                    {DNNL_ARG_SCALE, scale},
+                                    {DNNL_ARG_SHIFT, shift},
+                                    {DNNL_ARG_MEAN, mean},
+                                    {DNNL_ARG_VARIANCE, variance}});
+    ThreadStream().wait();
+  }
+
+ private:
+  dnnl::prop_kind prop_;
+  dnnl::normalization_flags flags_;
+  Shape shape_;  // the shape the primitive was built for
+  dnnl::batch_normalization_forward::primitive_desc pd_;
+  dnnl::batch_normalization_forward bnorm_;
+};
+
 // ---- BatchNormalization ---------------------------------------------------------------------
 
 Status InferBatchNorm(core::InferContext& ctx) {
@@ -67,7 +110,11 @@ Status InferBatchNorm(core::InferContext& ctx) {
 
 class BatchNormKernel final : public core::Kernel {
  public:
-  explicit BatchNormKernel(float epsilon) : epsilon_(epsilon) {}
+  explicit BatchNormKernel(float epsilon)
+      : epsilon_(epsilon),
+        bnorm_(dnnl::prop_kind::forward_inference, dnnl::normalization_flags::use_global_stats |
+                                                       dnnl::normalization_flags::use_scale |
+                                                       dnnl::normalization_flags::use_shift) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -76,36 +123,17 @@ class BatchNormKernel final : public core::Kernel {
     }
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     if (y->element_count() == 0) return Status::Ok();
-    const Shape shape = Collapsed(x.shape());
-    if (shape != shape_) {
-      ACCEL_ASSIGN_OR_RETURN(
-          pd_, TryDnnl("BatchNormalization of " + ShapeToString(x.shape()), [&] {
-            dnnl::batch_normalization_forward::desc desc(
-                dnnl::prop_kind::forward_inference, PlainDesc(shape, memory::data_type::f32),
-                epsilon_,
-                dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-                    dnnl::normalization_flags::use_shift);
-            return dnnl::batch_normalization_forward::primitive_desc(desc, CpuEngine());
-          }));
-      bnorm_ = dnnl::batch_normalization_forward(pd_);
-      shape_ = shape;
-    }
-    const memory::desc vec = PlainDesc({shape[1]}, memory::data_type::f32);
-    bnorm_.execute(ThreadStream(), {{DNNL_ARG_SRC, WrapTensor(x, pd_.src_desc())},
-                                    {DNNL_ARG_DST, WrapTensor(*y, pd_.dst_desc())},
-                                    {DNNL_ARG_SCALE, WrapTensor(ctx.input(1), vec)},
-                                    {DNNL_ARG_SHIFT, WrapTensor(ctx.input(2), vec)},
-                                    {DNNL_ARG_MEAN, WrapTensor(ctx.input(3), vec)},
-                                    {DNNL_ARG_VARIANCE, WrapTensor(ctx.input(4), vec)}});
-    ThreadStream().wait();
+    ACCEL_RETURN_IF_ERROR(
+        bnorm_.Update(Collapsed(x.shape()), epsilon_, "BatchNormalization", x.shape()).status());
+    const memory::desc vec = bnorm_.vector_desc();
+    bnorm_.Run(x, *y, WrapTensor(ctx.input(1), vec), WrapTensor(ctx.input(2), vec),
+               WrapTensor(ctx.input(3), vec), WrapTensor(ctx.input(4), vec));
     return Status::Ok();
   }
 
  private:
   float epsilon_;
-  Shape shape_;  // the collapsed input shape the primitive was built for
-  dnnl::batch_normalization_forward::primitive_desc pd_;
-  dnnl::batch_normalization_forward bnorm_;
+  BatchNormPrimitive bnorm_;  // over the collapsed input shape
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateBatchNorm(const core::KernelInit& init) {
@@ -141,7 +169,10 @@ Status InferInstanceNorm(core::InferContext& ctx) {
 
 class InstanceNormKernel final : public core::Kernel {
  public:
-  explicit InstanceNormKernel(float epsilon) : epsilon_(epsilon) {}
+  explicit InstanceNormKernel(float epsilon)
+      : epsilon_(epsilon),
+        bnorm_(dnnl::prop_kind::forward_training,
+               dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -153,17 +184,9 @@ class InstanceNormKernel final : public core::Kernel {
     const Shape collapsed = Collapsed(x.shape());
     const int64_t channels = collapsed[1];
     const Shape shape = {1, collapsed[0] * channels, collapsed[2]};
-    if (shape != shape_) {
-      ACCEL_ASSIGN_OR_RETURN(
-          pd_, TryDnnl("InstanceNormalization of " + ShapeToString(x.shape()), [&] {
-            dnnl::batch_normalization_forward::desc desc(
-                dnnl::prop_kind::forward_training, PlainDesc(shape, memory::data_type::f32),
-                epsilon_,
-                dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
-            return dnnl::batch_normalization_forward::primitive_desc(desc, CpuEngine());
-          }));
-      bnorm_ = dnnl::batch_normalization_forward(pd_);
-      shape_ = shape;
+    ACCEL_ASSIGN_OR_RETURN(bool rebuilt,
+                           bnorm_.Update(shape, epsilon_, "InstanceNormalization", x.shape()));
+    if (rebuilt) {
       const size_t planes = static_cast<size_t>(shape[1]);
       scale_.resize(planes);
       shift_.resize(planes);
@@ -177,23 +200,15 @@ class InstanceNormKernel final : public core::Kernel {
       scale_[p] = scale[p % channels];
       shift_[p] = bias[p % channels];
     }
-    const memory::desc vec = PlainDesc({shape[1]}, memory::data_type::f32);
+    const memory::desc vec = bnorm_.vector_desc();
     auto wrap = [&](std::vector<float>& v) { return memory(vec, CpuEngine(), v.data()); };
-    bnorm_.execute(ThreadStream(), {{DNNL_ARG_SRC, WrapTensor(x, pd_.src_desc())},
-                                    {DNNL_ARG_DST, WrapTensor(*y, pd_.dst_desc())},
-                                    {DNNL_ARG_SCALE, wrap(scale_)},
-                                    {DNNL_ARG_SHIFT, wrap(shift_)},
-                                    {DNNL_ARG_MEAN, wrap(mean_)},
-                                    {DNNL_ARG_VARIANCE, wrap(variance_)}});
-    ThreadStream().wait();
+    bnorm_.Run(x, *y, wrap(scale_), wrap(shift_), wrap(mean_), wrap(variance_));
     return Status::Ok();
   }
 
  private:
   float epsilon_;
-  Shape shape_;  // [1, N*C, S] the primitive was built for
-  dnnl::batch_normalization_forward::primitive_desc pd_;
-  dnnl::batch_normalization_forward bnorm_;
+  BatchNormPrimitive bnorm_;                            // over [1, N*C, S]
   std::vector<float> scale_, shift_, mean_, variance_;  // per (image, channel)
 };
 
