@@ -14,7 +14,7 @@ apt_packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libeigen3-dev libflatbuffers-dev
   flatbuffers-compiler catch2 libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libstb-dev python3-torch python3-torchvision python3-venv ccache cmake ninja-build
-  clang-format
+  clang-format g++
 )
 
 log() { echo "setup: $*" >&2; }
