@@ -11,61 +11,12 @@
 
 #include "accel/accel.h"
 #include "backends/cpu/elementwise_util.h"
+#include "onnx_test_util.h"
 
 namespace accel {
 namespace {
 
-// A one-node ONNX model built in memory.
-struct OneOp {
-  onnx::ModelProto model;
-  onnx::NodeProto* node;
-
-  OneOp(const std::string& op, int opset) {
-    model.set_ir_version(8);
-    model.add_opset_import()->set_version(opset);
-    model.mutable_graph()->set_name(op);
-    node = model.mutable_graph()->add_node();
-    node->set_op_type(op);
-    node->set_name("n");
-  }
-  void Input(const std::string& name, int type, const std::vector<int64_t>& dims) {
-    node->add_input(name);
-    auto* v = model.mutable_graph()->add_input();
-    v->set_name(name);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(type);
-    auto* shape = t->mutable_shape();
-    for (int64_t d : dims) {
-      if (d < 0) {
-        shape->add_dim()->set_dim_param(name + std::to_string(shape->dim_size()));
-      } else {
-        shape->add_dim()->set_dim_value(d);
-      }
-    }
-  }
-  void Output(const std::string& name, int type) {
-    node->add_output(name);
-    auto* v = model.mutable_graph()->add_output();
-    v->set_name(name);
-    v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
-  }
-  void Int(const std::string& name, int64_t value) {
-    auto* a = node->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(value);
-  }
-  void Ints(const std::string& name, const std::vector<int64_t>& values) {
-    auto* a = node->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t v : values) a->add_ints(v);
-  }
-  Result<Model> Load() const {
-    std::string bytes = model.SerializeAsString();
-    return Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
-  }
-};
+using testing::OneNodeModel;
 
 constexpr int kFloat = onnx::TensorProto::FLOAT;
 
@@ -128,7 +79,7 @@ TEST_CASE("Sub broadcasts like numpy for many shape pairs", "[elementwise]") {
       {{1}, {2, 1, 3}},          {{2, 3, 4}, {2, 3, 4}}, {{3, 1, 1}, {1, 7, 1}},
       {{1, 64, 300}, {64, 1}},   {{2, 0, 3}, {1, 3}}};
   for (const auto& [sa, sb] : cases) {
-    OneOp m("Sub", 14);
+    OneNodeModel m("Sub", 14);
     m.Input("a", kFloat, std::vector<int64_t>(sa.size(), -1));  // shapes known only at run time
     m.Input("b", kFloat, sb);
     m.Output("z", kFloat);
@@ -161,7 +112,7 @@ TEST_CASE("Sub broadcasts like numpy for many shape pairs", "[elementwise]") {
 }
 
 TEST_CASE("Incompatible broadcast shapes are rejected at load", "[elementwise]") {
-  OneOp m("Add", 14);
+  OneNodeModel m("Add", 14);
   m.Input("a", kFloat, {2, 3});
   m.Input("b", kFloat, {4});
   m.Output("z", kFloat);
@@ -172,7 +123,7 @@ TEST_CASE("Incompatible broadcast shapes are rejected at load", "[elementwise]")
 
 TEST_CASE("Integer division and modulo by zero give 0 instead of trapping", "[elementwise]") {
   for (const char* op : {"Div", "Mod"}) {
-    OneOp m(op, 13);
+    OneNodeModel m(op, 13);
     m.Input("a", onnx::TensorProto::INT32, {4});
     m.Input("b", onnx::TensorProto::INT32, {4});
     m.Output("z", onnx::TensorProto::INT32);
@@ -197,7 +148,7 @@ TEST_CASE("Integer division and modulo by zero give 0 instead of trapping", "[el
 
 // Casts float32 values to `to` and returns the raw 16-bit patterns.
 std::vector<uint16_t> CastTo16(int to, const std::vector<float>& x) {
-  OneOp m("Cast", 13);
+  OneNodeModel m("Cast", 13);
   m.Input("x", kFloat, {static_cast<int64_t>(x.size())});
   m.Output("y", to);
   m.Int("to", to);
@@ -261,7 +212,7 @@ TEST_CASE("Sigmoid's vectorized float32 path matches double-precision libm", "[e
   const int64_t n = 100001;  // big enough for the threaded, chunked path; odd for the tail
   std::vector<float> x(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) x[i] = -100.0f + 200.0f * static_cast<float>(i) / (n - 1);
-  OneOp m("Sigmoid", 13);
+  OneNodeModel m("Sigmoid", 13);
   m.Input("x", kFloat, {n});
   m.Output("y", kFloat);
   Result<Model> model = m.Load();
@@ -280,7 +231,7 @@ TEST_CASE("Sigmoid's vectorized float32 path matches double-precision libm", "[e
 }
 
 TEST_CASE("ReduceSum over non-adjacent axes matches a direct sum", "[reduce]") {
-  OneOp m("ReduceSum", 13);
+  OneNodeModel m("ReduceSum", 13);
   m.Input("x", kFloat, {3, 4, 5});
   m.Input("axes", onnx::TensorProto::INT64, {2});
   m.Output("y", kFloat);
@@ -312,7 +263,7 @@ TEST_CASE("ReduceSum over non-adjacent axes matches a direct sum", "[reduce]") {
 }
 
 TEST_CASE("CumSum reports a run-time axis out of range", "[reduce]") {
-  OneOp m("CumSum", 14);
+  OneNodeModel m("CumSum", 14);
   m.Input("x", kFloat, {2, 3});
   m.Input("axis", onnx::TensorProto::INT64, {});
   m.Output("y", kFloat);
@@ -336,7 +287,7 @@ TEST_CASE("CumSum reports a run-time axis out of range", "[reduce]") {
 }
 
 TEST_CASE("Softmax rejects an axis outside the rank at load", "[elementwise]") {
-  OneOp m("Softmax", 13);
+  OneNodeModel m("Softmax", 13);
   m.Input("x", kFloat, {2, 3});
   m.Output("y", kFloat);
   m.Int("axis", 2);
@@ -347,7 +298,7 @@ TEST_CASE("Softmax rejects an axis outside the rank at load", "[elementwise]") {
 
 TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[elementwise]") {
   {
-    OneOp m("BitShift", 11);
+    OneNodeModel m("BitShift", 11);
     m.Input("a", onnx::TensorProto::UINT8, {2});
     m.Input("b", onnx::TensorProto::UINT8, {2});
     m.Output("z", onnx::TensorProto::UINT8);
@@ -359,7 +310,7 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
     }
   }
   {
-    OneOp m("Cast", 13);
+    OneNodeModel m("Cast", 13);
     m.Input("x", kFloat, {2});
     m.Output("y", kFloat);
     m.Int("to", 8);  // string
@@ -368,7 +319,7 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
     CHECK(model.status().code() == StatusCode::kUnsupported);
   }
   {
-    OneOp m("LayerNormalization", 17);
+    OneNodeModel m("LayerNormalization", 17);
     m.Input("x", kFloat, {2, 3});
     m.Input("s", kFloat, {-1});
     m.Output("y", kFloat);
@@ -382,7 +333,7 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
     CHECK_THAT(out.status().message(), Catch::Contains("Scale"));
   }
   {
-    OneOp m("Clip", 13);
+    OneNodeModel m("Clip", 13);
     m.Input("x", kFloat, {3});
     m.Input("lo", kFloat, {-1});
     m.Output("y", kFloat);
@@ -396,7 +347,7 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
     CHECK_THAT(out.status().message(), Catch::Contains("scalar"));
   }
   {
-    OneOp m("Where", 16);
+    OneNodeModel m("Where", 16);
     m.Input("c", kFloat, {2});
     m.Input("a", kFloat, {2});
     m.Input("b", kFloat, {2});
@@ -409,7 +360,7 @@ TEST_CASE("Bad attributes and run-time inputs give errors, not crashes", "[eleme
 
 TEST_CASE("Opset 6 Add broadcasts B at axis; PRelu 6 applies a [C] slope per channel",
           "[elementwise]") {
-  OneOp add("Add", 6);
+  OneNodeModel add("Add", 6);
   add.Input("a", kFloat, {2, 3, 4, 5});
   add.Input("b", kFloat, {3, 4});
   add.Output("z", kFloat);
@@ -432,7 +383,7 @@ TEST_CASE("Opset 6 Add broadcasts B at axis; PRelu 6 applies a [C] slope per cha
   }
   CHECK(mismatches == 0);
 
-  OneOp prelu("PRelu", 6);
+  OneNodeModel prelu("PRelu", 6);
   prelu.Input("x", kFloat, {2, 3, 4});
   prelu.Input("s", kFloat, {3});
   prelu.Output("y", kFloat);

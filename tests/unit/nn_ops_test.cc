@@ -10,6 +10,7 @@
 
 #include "accel/accel.h"
 #include "backends/cpu/conv_attributes.h"
+#include "onnx_test_util.h"
 
 namespace accel {
 namespace {
@@ -19,6 +20,7 @@ using cpu::ResolveTransposeWindow;
 using cpu::ResolveWindow;
 using cpu::Window;
 using cpu::WindowAttrs;
+using testing::OneNodeModel;
 
 TEST_CASE("Pooling window drops a ceil_mode window that starts in the end padding", "[nn]") {
   WindowAttrs attrs;
@@ -103,70 +105,6 @@ TEST_CASE("ConvTranspose output size follows output_padding and output_shape", "
 
 // ---- Session-level checks on one-node models ------------------------------------------------
 
-void SetType(onnx::ValueInfoProto* v, const std::string& name, int elem_type,
-             const std::vector<int64_t>& dims) {
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem_type);
-  auto* shape = t->mutable_shape();
-  for (int64_t d : dims) {
-    if (d < 0) {
-      shape->add_dim()->set_dim_param("d" + std::to_string(shape->dim_size()));
-    } else {
-      shape->add_dim()->set_dim_value(d);
-    }
-  }
-}
-
-struct OneNode {
-  onnx::ModelProto model;
-  onnx::NodeProto* node;
-
-  OneNode(const std::string& op, int opset) {
-    model.set_ir_version(8);
-    model.add_opset_import()->set_version(opset);
-    model.mutable_graph()->set_name(op);
-    node = model.mutable_graph()->add_node();
-    node->set_op_type(op);
-    node->set_name("n");
-  }
-  void Input(const std::string& name, int type, const std::vector<int64_t>& dims) {
-    node->add_input(name);
-    SetType(model.mutable_graph()->add_input(), name, type, dims);
-  }
-  void Constant(const std::string& name, const std::vector<int64_t>& dims,
-                const std::vector<float>& values) {
-    node->add_input(name);
-    auto* t = model.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    for (float f : values) t->add_float_data(f);
-  }
-  void Output(const std::string& name) {  // float, shape left to inference
-    node->add_output(name);
-    auto* v = model.mutable_graph()->add_output();
-    v->set_name(name);
-    v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-  void Ints(const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = node->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  void Int(const std::string& name, int64_t v) {
-    auto* a = node->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  Result<Model> Load() const {
-    std::string bytes = model.SerializeAsString();
-    return Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
-  }
-};
-
 std::vector<float> Ramp(int64_t n, float scale) {
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = std::sin(static_cast<float>(i) * scale);
@@ -199,7 +137,7 @@ std::vector<float> ConvReference(const std::vector<float>& x, int64_t c, int64_t
 }
 
 TEST_CASE("Conv with constant weights follows changing input shapes", "[nn]") {
-  OneNode m("Conv", 13);
+  OneNodeModel m("Conv", 13);
   m.Input("x", onnx::TensorProto::FLOAT, {1, 3, -1, -1});
   const std::vector<float> k = Ramp(4 * 3 * 3 * 3, 0.37f);
   m.Constant("w", {4, 3, 3, 3}, k);
@@ -228,7 +166,7 @@ TEST_CASE("Conv with constant weights follows changing input shapes", "[nn]") {
 }
 
 TEST_CASE("Conv refuses a group that does not divide the channels at load time", "[nn]") {
-  OneNode m("Conv", 13);
+  OneNodeModel m("Conv", 13);
   m.Input("x", onnx::TensorProto::FLOAT, {1, 4, 5, 5});
   m.Input("w", onnx::TensorProto::FLOAT, {6, 2, 3, 3});
   m.Output("y");
@@ -240,7 +178,7 @@ TEST_CASE("Conv refuses a group that does not divide the channels at load time",
 }
 
 TEST_CASE("MaxPool on an input smaller than its kernel is an error, not a crash", "[nn]") {
-  OneNode m("MaxPool", 13);
+  OneNodeModel m("MaxPool", 13);
   m.Input("x", onnx::TensorProto::FLOAT, {1, 1, -1, -1});
   m.Output("y");
   m.Ints("kernel_shape", {3, 3});
@@ -256,7 +194,7 @@ TEST_CASE("MaxPool on an input smaller than its kernel is an error, not a crash"
 }
 
 TEST_CASE("Gemm with inner dimensions that differ at run time is an error", "[nn]") {
-  OneNode m("Gemm", 13);
+  OneNodeModel m("Gemm", 13);
   m.Input("a", onnx::TensorProto::FLOAT, {2, -1});
   m.Input("b", onnx::TensorProto::FLOAT, {-1, 3});
   m.Output("y");
@@ -273,7 +211,7 @@ TEST_CASE("Gemm with inner dimensions that differ at run time is an error", "[nn
 }
 
 TEST_CASE("BatchNormalization in training mode is reported as unsupported", "[nn]") {
-  OneNode m("BatchNormalization", 15);
+  OneNodeModel m("BatchNormalization", 15);
   m.Input("x", onnx::TensorProto::FLOAT, {2, 3, 4});
   for (const char* name : {"s", "b", "mean", "var"}) {
     m.Input(name, onnx::TensorProto::FLOAT, {3});
@@ -289,7 +227,7 @@ TEST_CASE("BatchNormalization in training mode is reported as unsupported", "[nn
 }
 
 TEST_CASE("Conv on float64 names the dtype as unsupported", "[nn]") {
-  OneNode m("Conv", 13);
+  OneNodeModel m("Conv", 13);
   m.Input("x", onnx::TensorProto::DOUBLE, {1, 1, 4, 4});
   m.Input("w", onnx::TensorProto::DOUBLE, {1, 1, 3, 3});
   m.Output("y");

@@ -18,12 +18,18 @@
 #include "accel/model.h"
 #include "accel/session.h"
 #include "core/onnx_tensor.h"
+#include "onnx_test_util.h"
 
 namespace accel::core {
 namespace {
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
+using testing::AddNode;
+using testing::Dim;
+using testing::FloatTensor;
+using testing::Int64Tensor;
+using testing::SetTensorType;
 
 // A model with ir_version 8 and the default domain at opset 13, and an empty graph.
 onnx::ModelProto EmptyModel(int64_t opset = 13) {
@@ -36,30 +42,6 @@ onnx::ModelProto EmptyModel(int64_t opset = 13) {
   return model;
 }
 
-// Dims: a positive number is a dim_value, a string a dim_param, "" neither.
-struct Dim {
-  Dim(int64_t v) : value(v) {}                 // NOLINT: implicit for brace lists
-  Dim(const char* p) : value(-1), param(p) {}  // NOLINT
-  int64_t value;
-  std::string param;
-};
-
-void SetTensorType(onnx::ValueInfoProto* info, const std::string& name, int elem_type,
-                   const std::vector<Dim>& dims) {
-  info->set_name(name);
-  onnx::TypeProto::Tensor* t = info->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem_type);
-  onnx::TensorShapeProto* shape = t->mutable_shape();
-  for (const Dim& d : dims) {
-    onnx::TensorShapeProto::Dimension* dim = shape->add_dim();
-    if (d.value >= 0) {
-      dim->set_dim_value(d.value);
-    } else if (!d.param.empty()) {
-      dim->set_dim_param(d.param);
-    }
-  }
-}
-
 void AddInput(onnx::ModelProto& m, const std::string& name, const std::vector<Dim>& dims,
               int elem_type = onnx::TensorProto::FLOAT) {
   SetTensorType(m.mutable_graph()->add_input(), name, elem_type, dims);
@@ -67,40 +49,7 @@ void AddInput(onnx::ModelProto& m, const std::string& name, const std::vector<Di
 
 void AddOutput(onnx::ModelProto& m, const std::string& name,
                int elem_type = onnx::TensorProto::FLOAT) {
-  onnx::ValueInfoProto* info = m.mutable_graph()->add_output();
-  info->set_name(name);
-  info->mutable_type()->mutable_tensor_type()->set_elem_type(elem_type);
-}
-
-onnx::NodeProto* AddNode(onnx::ModelProto& m, const std::string& name, const std::string& op,
-                         const std::vector<std::string>& ins,
-                         const std::vector<std::string>& outs) {
-  onnx::NodeProto* n = m.mutable_graph()->add_node();
-  n->set_name(name);
-  n->set_op_type(op);
-  for (const std::string& i : ins) n->add_input(i);
-  for (const std::string& o : outs) n->add_output(o);
-  return n;
-}
-
-onnx::TensorProto FloatTensor(const std::string& name, const std::vector<int64_t>& dims,
-                              const std::vector<float>& values) {
-  onnx::TensorProto t;
-  t.set_name(name);
-  t.set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t.add_dims(d);
-  for (float v : values) t.add_float_data(v);
-  return t;
-}
-
-onnx::TensorProto Int64Tensor(const std::string& name, const std::vector<int64_t>& dims,
-                              const std::vector<int64_t>& values) {
-  onnx::TensorProto t;
-  t.set_name(name);
-  t.set_data_type(onnx::TensorProto::INT64);
-  for (int64_t d : dims) t.add_dims(d);
-  for (int64_t v : values) t.add_int64_data(v);
-  return t;
+  testing::SetElemType(m.mutable_graph()->add_output(), name, elem_type);
 }
 
 // x[N,3] -> Relu -> y

@@ -8,24 +8,15 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "onnx_test_util.h"
 
 namespace accel {
 namespace {
 
-void AddValueInfo(onnx::ValueInfoProto* v, const std::string& name, int elem_type,
-                  std::vector<int64_t> dims) {
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem_type);
-  auto* shape = t->mutable_shape();
-  for (int64_t d : dims) {
-    if (d < 0) {
-      shape->add_dim()->set_dim_param("N");
-    } else {
-      shape->add_dim()->set_dim_value(d);
-    }
-  }
-}
+using testing::AddNode;
+using testing::RequireModel;
+using testing::SameSymbol;
+using testing::SetTensorType;
 
 // y = Relu(x) with x float[N,3].
 std::string ReluModel() {
@@ -34,13 +25,9 @@ std::string ReluModel() {
   m.add_opset_import()->set_version(13);
   auto* g = m.mutable_graph();
   g->set_name("relu");
-  auto* n = g->add_node();
-  n->set_op_type("Relu");
-  n->set_name("relu1");
-  n->add_input("x");
-  n->add_output("y");
-  AddValueInfo(g->add_input(), "x", onnx::TensorProto::FLOAT, {-1, 3});
-  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {-1, 3});
+  AddNode(m, "relu1", "Relu", {"x"}, {"y"});
+  SetTensorType(g->add_input(), "x", onnx::TensorProto::FLOAT, {-1, 3}, SameSymbol("N"));
+  SetTensorType(g->add_output(), "y", onnx::TensorProto::FLOAT, {-1, 3}, SameSymbol("N"));
   return m.SerializeAsString();
 }
 
@@ -51,31 +38,15 @@ std::string GatherModel() {
   m.add_opset_import()->set_version(13);
   auto* g = m.mutable_graph();
   g->set_name("gather");
-  auto* data = g->add_initializer();
-  data->set_name("data");
-  data->set_data_type(onnx::TensorProto::FLOAT);
-  data->add_dims(3);
-  for (float f : {1.0f, 2.0f, 3.0f}) data->add_float_data(f);
-  auto* n = g->add_node();
-  n->set_op_type("Gather");
-  n->set_name("pick");
-  n->add_input("data");
-  n->add_input("idx");
-  n->add_output("y");
-  AddValueInfo(g->add_input(), "idx", onnx::TensorProto::INT64, {1});
-  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {1});
+  *g->add_initializer() = testing::FloatTensor("data", {3}, {1.0f, 2.0f, 3.0f});
+  AddNode(m, "pick", "Gather", {"data", "idx"}, {"y"});
+  SetTensorType(g->add_input(), "idx", onnx::TensorProto::INT64, {1}, SameSymbol("N"));
+  SetTensorType(g->add_output(), "y", onnx::TensorProto::FLOAT, {1}, SameSymbol("N"));
   return m.SerializeAsString();
 }
 
-Model Load(const std::string& bytes) {
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
-  return *model;
-}
-
 TEST_CASE("Model metadata keeps symbolic dims", "[session]") {
-  Model model = Load(ReluModel());
+  Model model = RequireModel(ReluModel());
   REQUIRE(model.inputs().size() == 1);
   CHECK(model.inputs()[0].name == "x");
   CHECK(model.inputs()[0].dtype == DType::kFloat32);
@@ -84,7 +55,7 @@ TEST_CASE("Model metadata keeps symbolic dims", "[session]") {
 }
 
 TEST_CASE("Run computes with views and owning tensors and any batch size", "[session]") {
-  Model model = Load(ReluModel());
+  Model model = RequireModel(ReluModel());
   Result<Session> session = Session::Create(model, {.num_threads = 1});
   REQUIRE(session.ok());
   CHECK(session->num_threads() == 1);
@@ -103,7 +74,7 @@ TEST_CASE("Run computes with views and owning tensors and any batch size", "[ses
 }
 
 TEST_CASE("Wrong inputs are reported by name, never crash", "[session]") {
-  Model model = Load(ReluModel());
+  Model model = RequireModel(ReluModel());
   Session session = std::move(Session::Create(model).value());
   std::vector<float> x(6, 1.0f);
   std::vector<int32_t> xi(6, 1);
@@ -137,7 +108,7 @@ TEST_CASE("Wrong inputs are reported by name, never crash", "[session]") {
 }
 
 TEST_CASE("A data-dependent index out of range is an error naming the node", "[session]") {
-  Model model = Load(GatherModel());
+  Model model = RequireModel(GatherModel());
   Session session = std::move(Session::Create(model).value());
   std::vector<int64_t> idx = {2};
   std::vector<NamedTensor> ok_in = {{"idx", Tensor::View(DType::kInt64, {1}, idx.data())}};
@@ -154,7 +125,7 @@ TEST_CASE("A data-dependent index out of range is an error naming the node", "[s
 }
 
 TEST_CASE("Negative thread counts are rejected", "[session]") {
-  Model model = Load(ReluModel());
+  Model model = RequireModel(ReluModel());
   CHECK(Session::Create(model, {.num_threads = -1}).status().code() ==
         StatusCode::kInvalidArgument);
 }
@@ -178,9 +149,9 @@ TEST_CASE("An op version older than the kernel implements is refused naming op a
   n->add_input("a");
   n->add_input("b");
   n->add_output("y");
-  AddValueInfo(g->add_input(), "a", onnx::TensorProto::FLOAT, {2});
-  AddValueInfo(g->add_input(), "b", onnx::TensorProto::FLOAT, {2});
-  AddValueInfo(g->add_output(), "y", onnx::TensorProto::FLOAT, {2});
+  SetTensorType(g->add_input(), "a", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
+  SetTensorType(g->add_input(), "b", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
+  SetTensorType(g->add_output(), "y", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
   std::string bytes = m.SerializeAsString();
   Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
   CHECK(model.status().code() == StatusCode::kUnsupported);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "onnx_test_util.h"
 
 namespace accel {
 namespace {
@@ -44,53 +45,22 @@ struct NodeModel {
     for (const std::string& s : outputs) n->add_output(s);
     for (const auto& a : attrs) *n->add_attribute() = a;
     for (const In& in : inputs) {
-      auto* v = g->add_input();
-      v->set_name(in.name);
-      auto* t = v->mutable_type()->mutable_tensor_type();
-      t->set_elem_type(in.elem_type);
-      for (int64_t d : in.dims) {
-        if (d < 0) {
-          t->mutable_shape()->add_dim()->set_dim_param("N");
-        } else {
-          t->mutable_shape()->add_dim()->set_dim_value(d);
-        }
-      }
+      testing::SetTensorType(g->add_input(), in.name, in.elem_type, in.dims,
+                             testing::SameSymbol("N"));
     }
     for (const auto& [name, values] : consts) {
-      auto* t = g->add_initializer();
-      t->set_name(name);
-      t->set_data_type(onnx::TensorProto::INT64);
-      t->add_dims(static_cast<int64_t>(values.size()));
-      for (int64_t v : values) t->add_int64_data(v);
+      *g->add_initializer() =
+          testing::Int64Tensor(name, {static_cast<int64_t>(values.size())}, values);
     }
     for (const std::string& s : outputs) g->add_output()->set_name(s);
     return m.SerializeAsString();
   }
 };
 
-onnx::AttributeProto IntAttr(const std::string& name, int64_t v) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::INT);
-  a.set_i(v);
-  return a;
-}
+using testing::IntAttr;
+using testing::StringAttr;
 
-onnx::AttributeProto StringAttr(const std::string& name, const std::string& v) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::STRING);
-  a.set_s(v);
-  return a;
-}
-
-Model Load(const NodeModel& nm) {
-  std::string bytes = nm.Serialize();
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
-  return *model;
-}
+Model Load(const NodeModel& nm) { return testing::RequireModel(nm.Serialize()); }
 
 Result<std::vector<NamedTensor>> Run(const Model& model, std::vector<NamedTensor> inputs) {
   Result<Session> session = Session::Create(model);

@@ -1,0 +1,180 @@
+// Small builders for the hand-written ONNX models of the unit tests (value types, nodes,
+// initializers, attributes, one-node models) and for loading them.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "accel/model.h"
+
+namespace accel::testing {
+
+// Dims: a number >= 0 is a dim_value, a string a dim_param, a negative number neither.
+struct Dim {
+  Dim(int64_t v) : value(v) {}                            // NOLINT: implicit for brace lists
+  Dim(const char* p) : value(-1), param(p) {}             // NOLINT
+  Dim(std::string p) : value(-1), param(std::move(p)) {}  // NOLINT
+  int64_t value;
+  std::string param;
+};
+
+inline void SetTensorType(onnx::ValueInfoProto* info, const std::string& name, int elem_type,
+                          const std::vector<Dim>& dims) {
+  info->set_name(name);
+  onnx::TypeProto::Tensor* t = info->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem_type);
+  onnx::TensorShapeProto* shape = t->mutable_shape();
+  for (const Dim& d : dims) {
+    onnx::TensorShapeProto::Dimension* dim = shape->add_dim();
+    if (d.value >= 0) {
+      dim->set_dim_value(d.value);
+    } else if (!d.param.empty()) {
+      dim->set_dim_param(d.param);
+    }
+  }
+}
+
+// Names the dim_param of a negative dim from its axis.
+using SymbolFn = std::function<std::string(size_t axis)>;
+
+// One symbol for every unknown dim (a batch size "N" shared by all inputs).
+inline SymbolFn SameSymbol(std::string symbol) {
+  return [symbol = std::move(symbol)](size_t) { return symbol; };
+}
+
+// A symbol per axis: `prefix` followed by the axis number.
+inline SymbolFn AxisSymbol(std::string prefix) {
+  return [prefix = std::move(prefix)](size_t axis) { return prefix + std::to_string(axis); };
+}
+
+// The same with int64 dims, where each negative dim becomes the dim_param symbol(axis).
+inline void SetTensorType(onnx::ValueInfoProto* info, const std::string& name, int elem_type,
+                          const std::vector<int64_t>& dims, const SymbolFn& symbol) {
+  std::vector<Dim> named;
+  for (size_t axis = 0; axis < dims.size(); ++axis) {
+    if (dims[axis] < 0) {
+      named.emplace_back(symbol(axis));
+    } else {
+      named.emplace_back(dims[axis]);
+    }
+  }
+  SetTensorType(info, name, elem_type, named);
+}
+
+// A value with an element type and no shape (left to shape inference).
+inline void SetElemType(onnx::ValueInfoProto* info, const std::string& name, int elem_type) {
+  info->set_name(name);
+  info->mutable_type()->mutable_tensor_type()->set_elem_type(elem_type);
+}
+
+inline onnx::NodeProto* AddNode(onnx::ModelProto& m, const std::string& name, const std::string& op,
+                                const std::vector<std::string>& ins,
+                                const std::vector<std::string>& outs) {
+  onnx::NodeProto* n = m.mutable_graph()->add_node();
+  n->set_name(name);
+  n->set_op_type(op);
+  for (const std::string& i : ins) n->add_input(i);
+  for (const std::string& o : outs) n->add_output(o);
+  return n;
+}
+
+inline onnx::TensorProto FloatTensor(const std::string& name, const std::vector<int64_t>& dims,
+                                     const std::vector<float>& values) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t.add_dims(d);
+  for (float v : values) t.add_float_data(v);
+  return t;
+}
+
+inline onnx::TensorProto Int64Tensor(const std::string& name, const std::vector<int64_t>& dims,
+                                     const std::vector<int64_t>& values) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(onnx::TensorProto::INT64);
+  for (int64_t d : dims) t.add_dims(d);
+  for (int64_t v : values) t.add_int64_data(v);
+  return t;
+}
+
+inline onnx::AttributeProto IntAttr(const std::string& name, int64_t v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INT);
+  a.set_i(v);
+  return a;
+}
+
+inline onnx::AttributeProto IntsAttr(const std::string& name, const std::vector<int64_t>& v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a.add_ints(x);
+  return a;
+}
+
+inline onnx::AttributeProto StringAttr(const std::string& name, const std::string& v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::STRING);
+  a.set_s(v);
+  return a;
+}
+
+inline Result<Model> LoadModel(const std::string& bytes) {
+  return Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
+}
+
+// Loads a model the test expects to be valid (the test stops with the error otherwise).
+inline Model RequireModel(const std::string& bytes) {
+  Result<Model> model = LoadModel(bytes);
+  INFO(model.status().ToString());
+  REQUIRE(model.ok());
+  return *model;
+}
+
+// A one-node ONNX model built in memory: graph inputs, float initializers, outputs whose shapes
+// are left to inference, and attributes.
+struct OneNodeModel {
+  onnx::ModelProto model;
+  onnx::NodeProto* node;
+
+  OneNodeModel(const std::string& op, int opset) {
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(opset);
+    model.mutable_graph()->set_name(op);
+    node = model.mutable_graph()->add_node();
+    node->set_op_type(op);
+    node->set_name("n");
+  }
+  // A negative dim becomes the dim_param <name><axis>.
+  void Input(const std::string& name, int type, const std::vector<int64_t>& dims) {
+    node->add_input(name);
+    SetTensorType(model.mutable_graph()->add_input(), name, type, dims, AxisSymbol(name));
+  }
+  void Constant(const std::string& name, const std::vector<int64_t>& dims,
+                const std::vector<float>& values) {
+    node->add_input(name);
+    *model.mutable_graph()->add_initializer() = FloatTensor(name, dims, values);
+  }
+  void Output(const std::string& name, int type = onnx::TensorProto::FLOAT) {
+    node->add_output(name);
+    SetElemType(model.mutable_graph()->add_output(), name, type);
+  }
+  void Int(const std::string& name, int64_t value) {
+    *node->add_attribute() = IntAttr(name, value);
+  }
+  void Ints(const std::string& name, const std::vector<int64_t>& values) {
+    *node->add_attribute() = IntsAttr(name, values);
+  }
+  Result<Model> Load() const { return LoadModel(model.SerializeAsString()); }
+};
+
+}  // namespace accel::testing
