@@ -7,50 +7,45 @@ namespace {
 
 // The recipes each model was trained with (see each model's expected.json).
 std::vector<ModelSpec> BuiltinSpecs() {
-  ModelSpec yolox;
-  yolox.name = "yolox_nano";
-  yolox.relative_path = "yolox_nano/yolox_nano.onnx";
-  yolox.default_image = "images/dog.jpg";
-  yolox.architecture = Architecture::kYolox;
-  yolox.preprocess = {.width = 416,
+  return {
+      {.name = "yolox_nano",
+       .relative_path = "yolox_nano/yolox_nano.onnx",
+       .default_image = "images/dog.jpg",
+       .architecture = Architecture::kYolox,
+       .preprocess = {.width = 416,
                       .height = 416,
                       .letterbox = true,
                       .pad_value = 114,
                       .order = ChannelOrder::kBgr,
                       .mean = 0.0f,
-                      .scale = 1.0f};
-  yolox.score_threshold = 0.3f;
-  yolox.iou_threshold = 0.45f;
-
-  ModelSpec fastestdet;
-  fastestdet.name = "fastestdet";
-  fastestdet.relative_path = "fastestdet/FastestDet.onnx";
-  fastestdet.default_image = "images/dog.jpg";
-  fastestdet.architecture = Architecture::kFastestDet;
-  fastestdet.preprocess = {.width = 352,
-                           .height = 352,
-                           .letterbox = false,
-                           .order = ChannelOrder::kBgr,
-                           .mean = 0.0f,
-                           .scale = 1.0f / 255.0f};
-  fastestdet.score_threshold = 0.65f;
-  fastestdet.iou_threshold = 0.45f;
-
-  ModelSpec ultraface;
-  ultraface.name = "ultraface_rfb320";
-  ultraface.relative_path = "ultraface_rfb320/version-RFB-320.onnx";
-  ultraface.default_image = "images/faces_1.jpg";
-  ultraface.architecture = Architecture::kUltraface;
-  ultraface.preprocess = {.width = 320,
-                          .height = 240,
-                          .letterbox = false,
-                          .order = ChannelOrder::kRgb,
-                          .mean = 127.0f,
-                          .scale = 1.0f / 128.0f};
-  ultraface.score_threshold = 0.7f;
-  ultraface.iou_threshold = 0.3f;
-
-  return {yolox, fastestdet, ultraface};
+                      .scale = 1.0f},
+       .score_threshold = 0.3f,
+       .iou_threshold = 0.45f},
+      {.name = "fastestdet",
+       .relative_path = "fastestdet/FastestDet.onnx",
+       .default_image = "images/dog.jpg",
+       .architecture = Architecture::kFastestDet,
+       .preprocess = {.width = 352,
+                      .height = 352,
+                      .letterbox = false,
+                      .order = ChannelOrder::kBgr,
+                      .mean = 0.0f,
+                      .scale = 1.0f / 255.0f},
+       .score_threshold = 0.65f,
+       .iou_threshold = 0.45f},
+      {.name = "ultraface_rfb320",
+       .relative_path = "ultraface_rfb320/version-RFB-320.onnx",
+       .default_image = "images/faces_1.jpg",
+       .architecture = Architecture::kUltraface,
+       .preprocess = {.width = 320,
+                      .height = 240,
+                      .letterbox = false,
+                      .order = ChannelOrder::kRgb,
+                      .mean = 127.0f,
+                      .scale = 1.0f / 128.0f},
+       .score_threshold = 0.7f,
+       .iou_threshold = 0.3f},
+  };
 }
 
 ModelSpec SpecFor(Architecture architecture) {
