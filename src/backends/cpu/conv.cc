@@ -17,21 +17,15 @@ Status InferConv(core::InferContext& ctx) {
   ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "Conv"));
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& w = ctx.input_type(1);
-  const WindowAttrs& attrs = node.attrs.window;
   const int64_t group = node.attrs.group;
   const int64_t rank = node.rank;
   if (rank < 0) {
     ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
     return Status::Ok();
   }
-  std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
   int64_t channels = -1, maps = -1;
-  if (x.has_shape) {
-    in.assign(x.dims.begin() + 2, x.dims.end());
-    channels = x.dims[1];
-  }
+  if (x.has_shape) channels = x.dims[1];
   if (w.has_shape) {
-    kernel.assign(w.dims.begin() + 2, w.dims.end());
     maps = w.dims[0];
     if (channels >= 0 && w.dims[1] >= 0 && w.dims[1] * group != channels) {
       return InvalidModel("weights " + w.ToString() + " expect " +
@@ -50,16 +44,14 @@ Status InferConv(core::InferContext& ctx) {
   }
   ACCEL_RETURN_IF_ERROR(CheckConvBias(ctx, maps));
   // Without kernel_shape and known weight sizes the spatial output sizes stay unknown.
-  bool kernel_known =
-      !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
-  if (!kernel_known) {
+  if (!node.kernel_known()) {
     std::vector<int64_t> dims(rank, -1);
     if (x.has_shape) dims[0] = x.dims[0];
     dims[1] = maps;
     ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));
     return Status::Ok();
   }
-  ACCEL_ASSIGN_OR_RETURN(Window win, ResolveWindow(attrs, in, kernel));
+  ACCEL_ASSIGN_OR_RETURN(Window win, ResolveWindow(node.attrs.window, node.input, node.kernel));
   std::vector<int64_t> dims = {x.has_shape ? x.dims[0] : -1, maps};
   dims.insert(dims.end(), win.output.begin(), win.output.end());
   ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));

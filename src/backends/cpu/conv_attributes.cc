@@ -223,7 +223,16 @@ Result<ConvNode> ReadConvNode(const core::InferContext& ctx, const std::string& 
     return InvalidModel(op + " input " + x.ToString() + " and weights " + w.ToString() +
                         " differ in rank");
   }
+  node.input.assign(node.rank - 2, -1);
+  node.kernel.assign(node.rank - 2, -1);
+  if (x.has_shape) node.input.assign(x.dims.begin() + 2, x.dims.end());
+  if (w.has_shape) node.kernel.assign(w.dims.begin() + 2, w.dims.end());
   return node;
+}
+
+bool ConvNode::kernel_known() const {
+  return !attrs.window.kernel.empty() ||
+         std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
 }
 
 Status CheckConvBias(const core::InferContext& ctx, int64_t maps) {

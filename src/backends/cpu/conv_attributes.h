@@ -73,6 +73,11 @@ Result<ConvAttrs> ParseConvAttrs(const core::Attributes& attrs);
 struct ConvNode {
   ConvAttrs attrs;
   int64_t rank = -1;
+  // Spatial sizes of X and of W's kernel, -1 where unknown (empty while the rank is unknown).
+  std::vector<int64_t> input, kernel;
+
+  // Whether the kernel sizes are known, from kernel_shape or from W's shape.
+  bool kernel_known() const;
 };
 
 Result<ConvNode> ReadConvNode(const core::InferContext& ctx, const std::string& op);

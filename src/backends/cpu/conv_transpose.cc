@@ -19,19 +19,15 @@ Status InferConvTranspose(core::InferContext& ctx) {
   ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "ConvTranspose"));
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& w = ctx.input_type(1);
-  const WindowAttrs& attrs = node.attrs.window;
   const int64_t group = node.attrs.group;
   const int64_t rank = node.rank;
   if (rank < 0) {
     ctx.set_output(0, core::TensorType::UnknownShape(x.dtype));
     return Status::Ok();
   }
-  std::vector<int64_t> in(rank - 2, -1), kernel(rank - 2, -1);
   int64_t channels = x.has_shape ? x.dims[1] : -1;
   int64_t maps = -1;
-  if (x.has_shape) in.assign(x.dims.begin() + 2, x.dims.end());
   if (w.has_shape) {
-    kernel.assign(w.dims.begin() + 2, w.dims.end());
     if (w.dims[1] >= 0) maps = w.dims[1] * group;
     if (channels >= 0 && w.dims[0] >= 0 && w.dims[0] != channels) {
       return InvalidModel("weights " + w.ToString() + " expect " + std::to_string(w.dims[0]) +
@@ -46,12 +42,11 @@ Status InferConvTranspose(core::InferContext& ctx) {
   }
   ACCEL_RETURN_IF_ERROR(CheckConvBias(ctx, maps));
   std::vector<int64_t> dims = {x.has_shape ? x.dims[0] : -1, maps};
-  bool kernel_known =
-      !attrs.kernel.empty() || std::ranges::none_of(kernel, [](int64_t k) { return k < 0; });
-  if (!kernel_known) {
+  if (!node.kernel_known()) {
     dims.resize(rank, -1);
   } else {
-    ACCEL_ASSIGN_OR_RETURN(Window win, ResolveTransposeWindow(attrs, ctx.attrs(), in, kernel));
+    ACCEL_ASSIGN_OR_RETURN(Window win, ResolveTransposeWindow(node.attrs.window, ctx.attrs(),
+                                                              node.input, node.kernel));
     dims.insert(dims.end(), win.output.begin(), win.output.end());
   }
   ctx.set_output(0, core::TensorType::Known(x.dtype, std::move(dims)));
