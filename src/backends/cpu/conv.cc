@@ -116,8 +116,7 @@ class ConvKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
-  if (init.has_input(0))
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Conv input"));
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Conv input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
       std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, const_weights));

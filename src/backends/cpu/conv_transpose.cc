@@ -141,9 +141,7 @@ class ConvTransposeKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
-  if (init.has_input(0)) {
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "ConvTranspose input"));
-  }
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "ConvTranspose input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<ConvTransposeKernel>(
       std::move(attrs.window), init.attrs, attrs.group, const_weights));

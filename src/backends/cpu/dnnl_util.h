@@ -33,6 +33,12 @@ inline Status RequireFloat32(DType dtype, const char* what) {
                      "; only float32 is implemented");
 }
 
+// The load-time check of input i's dtype, where the model gives it.
+inline Status RequireFloat32Input(const core::KernelInit& init, size_t i, const char* what) {
+  if (!init.has_input(i)) return Status::Ok();
+  return RequireFloat32(init.input_types[i]->dtype, what);
+}
+
 // Weights in the layout a primitive asks for. Constant weights are reordered once per layout;
 // weights fed at run time are reordered on every call (or used in place when already plain).
 class PackedWeights {

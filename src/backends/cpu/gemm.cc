@@ -162,9 +162,7 @@ class GemmKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(GemmAttrs attrs, ParseGemmAttrs(init.attrs));
-  if (init.has_input(0)) {
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "Gemm input A"));
-  }
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Gemm input A"));
   bool const_b = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, const_b));
 }

@@ -109,8 +109,7 @@ class LrnKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateLrn(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(LrnParams params, ParseLrn(init.attrs));
-  if (init.has_input(0))
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "LRN input"));
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "LRN input"));
   return std::unique_ptr<core::Kernel>(std::make_unique<LrnKernel>(params));
 }
 

@@ -100,9 +100,7 @@ class MatMulKernel final : public core::Kernel {
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init) {
-  if (init.has_input(0)) {
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "MatMul input A"));
-  }
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "MatMul input A"));
   bool const_b = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(const_b));
 }

@@ -155,9 +155,7 @@ Result<std::unique_ptr<core::Kernel>> CreateBatchNorm(const core::KernelInit& in
     ACCEL_ASSIGN_OR_RETURN(int64_t spatial, init.attrs.GetInt("spatial", 1));
     if (spatial != 1) return Unsupported("BatchNormalization with spatial=0");
   }
-  if (init.has_input(0)) {
-    ACCEL_RETURN_IF_ERROR(RequireFloat32(init.input_types[0]->dtype, "BatchNormalization input"));
-  }
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "BatchNormalization input"));
   return std::unique_ptr<core::Kernel>(std::make_unique<BatchNormKernel>(epsilon));
 }
 
@@ -214,10 +212,7 @@ class InstanceNormKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateInstanceNorm(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(float epsilon, init.attrs.GetFloat("epsilon", 1e-5f));
-  if (init.has_input(0)) {
-    ACCEL_RETURN_IF_ERROR(
-        RequireFloat32(init.input_types[0]->dtype, "InstanceNormalization input"));
-  }
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "InstanceNormalization input"));
   return std::unique_ptr<core::Kernel>(std::make_unique<InstanceNormKernel>(epsilon));
 }
 
