@@ -138,25 +138,26 @@ namespace {
 
 TEST_CASE("An op version older than the kernel implements is refused naming op and opset",
           "[session]") {
-  // Add before opset 7 used legacy broadcast attributes, which libaccel does not emulate.
+  // Split-1 took its split sizes from an optional second input, which libaccel does not
+  // implement; the model must be refused rather than run with the wrong semantics.
   onnx::ModelProto m;
   m.set_ir_version(3);
-  m.add_opset_import()->set_version(6);
+  m.add_opset_import()->set_version(1);
   auto* g = m.mutable_graph();
-  g->set_name("old_add");
+  g->set_name("old_split");
   auto* n = g->add_node();
-  n->set_op_type("Add");
+  n->set_op_type("Split");
   n->add_input("a");
-  n->add_input("b");
-  n->add_output("y");
-  SetTensorType(g->add_input(), "a", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
-  SetTensorType(g->add_input(), "b", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
-  SetTensorType(g->add_output(), "y", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
+  n->add_output("y0");
+  n->add_output("y1");
+  SetTensorType(g->add_input(), "a", onnx::TensorProto::FLOAT, {4}, SameSymbol("N"));
+  SetTensorType(g->add_output(), "y0", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
+  SetTensorType(g->add_output(), "y1", onnx::TensorProto::FLOAT, {2}, SameSymbol("N"));
   std::string bytes = m.SerializeAsString();
   Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
   CHECK(model.status().code() == StatusCode::kUnsupported);
-  CHECK(model.status().message().find("Add") != std::string::npos);
-  CHECK(model.status().message().find("opset 6") != std::string::npos);
+  CHECK(model.status().message().find("Split") != std::string::npos);
+  CHECK(model.status().message().find("opset 1") != std::string::npos);
 }
 
 }  // namespace
