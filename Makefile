@@ -4,6 +4,7 @@
 #   make demo       build examples/detect and run it on yolox_nano + dog.jpg
 #   make test       build everything and run the test suite (without tests labelled "slow")
 #   make test-all   the same, slow tests included
+#   make models     find or download every file of models/manifest.json; print the model dir
 #   make format     clang-format every tracked C++ file in place
 #   make clean      remove the build trees
 #
@@ -34,7 +35,7 @@ SET_MODEL_DIR = \
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release -DACCEL_SANITIZER_TESTS=$(SANITIZE) \
   -DACCEL_SANITIZER_BUILD_DIR=$(abspath $(ASAN_DIR))
 
-.PHONY: all setup build build-sanitized demo test test-all format check-format clean
+.PHONY: all setup build build-sanitized demo test test-all models format check-format clean
 
 all: build
 
@@ -63,6 +64,9 @@ demo: setup
 	  cmake --build $(BUILD_DIR) -j $(JOBS) --target detect && \
 	  $(BUILD_DIR)/examples/detect/detect --model-dir "$$dir" --model yolox_nano \
 	    --image "$$dir/images/dog.jpg" --out $(DEMO_OUT)
+
+models:
+	@scripts/fetch_models.py
 
 format:
 	@scripts/check_format.sh --fix
