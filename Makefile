@@ -22,7 +22,9 @@ DEMO_OUT ?= $(BUILD_DIR)/detections.png
 # (or downloads) every file of models/manifest.json, computed once per make run. When some file
 # cannot be had, the real-model tests are not registered (everything else still runs), unless
 # ACCEL_MODEL_DIR was set by the caller: then its missing or corrupt files are an error.
-MODEL_DIR = $(eval MODEL_DIR := $(shell scripts/fetch_models.py --print-dir --quiet))$(MODEL_DIR)
+# (make 4.3 runs $(shell) without the command line's variables: pass ACCEL_MODEL_DIR on.)
+MODEL_DIR = $(eval MODEL_DIR := $(shell ACCEL_MODEL_DIR="$(ACCEL_MODEL_DIR)" \
+  scripts/fetch_models.py --print-dir --quiet))$(MODEL_DIR)
 SET_MODEL_DIR = \
   if [ -n "$(MODEL_DIR)" ]; then export ACCEL_MODEL_DIR="$(MODEL_DIR)"; \
   elif [ -n "$${ACCEL_MODEL_DIR:-}" ]; then \

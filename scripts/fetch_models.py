@@ -158,7 +158,8 @@ def main(argv=None):
                         help="model groups (yolox_nano, images, ...) or file paths "
                         "(images/dog.jpg); default: everything")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
-    parser.add_argument("--model-dir", type=Path, default=os.environ.get("ACCEL_MODEL_DIR"),
+    parser.add_argument("--model-dir", type=Path,
+                        default=os.environ.get("ACCEL_MODEL_DIR") or None,
                         help="local model directory to prefer (default: $ACCEL_MODEL_DIR)")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                         help="download cache (default: ${XDG_CACHE_HOME:-~/.cache}/libaccel/models)")
