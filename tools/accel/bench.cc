@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ Options:
   --input NAME=FILE  feed input NAME from FILE (.npy or .pb); repeatable
   --json             print one JSON object: model, threads, warmup, iters, create_ms,
                      first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib
+  --serve            after the warmup runs print {"create_ms", "first_run_ms", "threads"} as
+                     one JSON line, then read commands from stdin, one per line:
+                     "run K" times K runs and prints {"times_ms": [...]}; "quit" (or end of
+                     input) prints {"peak_rss_mib": X} and exits. --iters is ignored. This lets
+                     a driver script interleave rounds of several runtimes.
   -h, --help         show this help
 )";
 
@@ -67,12 +73,42 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// The --serve loop: one JSON line per command, flushed so a driver reading a pipe sees it.
+int Serve(Session& session, const std::vector<NamedTensor>& inputs, double create_ms,
+          double first_run_ms) {
+  std::printf("{\"create_ms\": %.4f, \"first_run_ms\": %.4f, \"threads\": %d}\n", create_ms,
+              first_run_ms, session.num_threads());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line) && line != "quit") {
+    Result<int64_t> count = line.rfind("run ", 0) == 0
+                                ? ParseInt("run", line.substr(4), 1, 1000000)
+                                : Result<int64_t>(InvalidArgument("unknown command: " + line));
+    if (!count.ok()) return UsageError("bench", count.status().message());
+    std::string times;
+    for (int64_t i = 0; i < *count; ++i) {
+      Clock::time_point start = Clock::now();
+      Result<std::vector<NamedTensor>> out = session.Run(inputs);
+      double ms = MsSince(start);
+      if (!out.ok()) return Failure("bench", out.status());
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%s%.4f", i ? ", " : "", ms);
+      times += buf;
+    }
+    std::printf("{\"times_ms\": [%s]}\n", times.c_str());
+    std::fflush(stdout);
+  }
+  std::printf("{\"peak_rss_mib\": %.2f}\n", PeakRssMib());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 int BenchCommand(std::span<const std::string> args) {
   static const FlagSpec kFlags[] = {
-      {"threads"},           {"warmup"},     {"iters"}, {"shape", true, true},
-      {"input", true, true}, {"json", false}};
+      {"threads"},           {"warmup"},      {"iters"},       {"shape", true, true},
+      {"input", true, true}, {"json", false}, {"serve", false}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("bench", parsed.status().message());
   if (parsed->Has("help")) {
@@ -110,6 +146,7 @@ int BenchCommand(std::span<const std::string> args) {
   for (int64_t i = 0; i < *warmup; ++i) {
     if (out = session->Run(*inputs); !out.ok()) return Failure("bench", out.status());
   }
+  if (parsed->Has("serve")) return Serve(*session, *inputs, create_ms, first_run_ms);
   std::vector<double> samples;
   for (int64_t i = 0; i < *iters; ++i) {
     start = Clock::now();
