@@ -37,6 +37,17 @@ struct LoadOptions {
   // Directory that external-data files are resolved against (and confined to) when loading
   // from a memory buffer. Loading from a path uses the model file's directory.
   std::string external_data_dir;
+
+  // Graph optimization applied at load: 0 = none (the graph runs as written), 1 = basic
+  // (no-op and dead-code elimination, constant folding including shape subgraphs, BatchNorm
+  // folded into the preceding Conv/ConvTranspose/Gemm/MatMul), 2 = all (level 1 plus fusions
+  // into oneDNN post-ops). Results stay within fp32 tolerance of level 0. Other values are an
+  // InvalidArgument error.
+  int optimization_level = 2;
+  // Passes to skip even when their level is enabled, by name ("constant_folding",
+  // "fold_batchnorm", ...; `accel inspect` lists them). An unknown name is an InvalidArgument
+  // error.
+  std::vector<std::string> disabled_passes;
 };
 
 class Model {

@@ -62,11 +62,13 @@ ValueInfo MakeValueInfo(const core::Value& v) {
 
 }  // namespace
 
-Result<ModelImpl> FinishModel(core::Graph graph) {
+Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
   ModelImpl model;
   model.graph = std::move(graph);
   ACCEL_RETURN_IF_ERROR(BindOps(model));
   ACCEL_RETURN_IF_ERROR(core::InferGraphTypes(model.graph, model.op_defs, model.op_versions));
+  core::OptimizerOptions optimizer{options.optimization_level, options.disabled_passes};
+  ACCEL_RETURN_IF_ERROR(core::Optimize(model, optimizer, model.optimizer_report));
   for (int v : model.graph.inputs) {
     if (!model.graph.values[v].constant) {
       model.inputs.push_back(MakeValueInfo(model.graph.values[v]));
@@ -81,14 +83,14 @@ Result<ModelImpl> FinishModel(core::Graph graph) {
 namespace {
 
 Result<Model> LoadBytes(std::span<const std::byte> bytes, const std::string& base_dir,
-                        const std::string& label) {
+                        const std::string& label, const LoadOptions& options) {
   core::OnnxImportOptions import_options;
   import_options.base_dir = base_dir;
   Result<core::Graph> graph = core::ImportOnnx(bytes, import_options);
   if (!graph.ok()) {
     return Status(graph.status().code(), label + ": " + graph.status().message());
   }
-  Result<internal::ModelImpl> impl = internal::FinishModel(std::move(graph).value());
+  Result<internal::ModelImpl> impl = internal::FinishModel(std::move(graph).value(), options);
   if (!impl.ok()) return Status(impl.status().code(), label + ": " + impl.status().message());
   return Result<Model>(Model::FromImpl(std::move(impl).value()));
 }
@@ -104,7 +106,7 @@ Result<Model> Model::Load(const std::string& path, const LoadOptions& options) {
     ACCEL_ASSIGN_OR_RETURN(std::string bytes, core::ReadFile(path));
     std::string dir = std::filesystem::path(path).parent_path().string();
     if (dir.empty()) dir = ".";
-    return LoadBytes(std::as_bytes(std::span(bytes)), dir, path);
+    return LoadBytes(std::as_bytes(std::span(bytes)), dir, path, options);
   } catch (const std::exception& e) {
     return Internal(path + ": " + e.what());
   }
@@ -112,7 +114,7 @@ Result<Model> Model::Load(const std::string& path, const LoadOptions& options) {
 
 Result<Model> Model::LoadFromBuffer(std::span<const std::byte> bytes, const LoadOptions& options) {
   try {
-    return LoadBytes(bytes, options.external_data_dir, "model buffer");
+    return LoadBytes(bytes, options.external_data_dir, "model buffer", options);
   } catch (const std::exception& e) {
     return Internal(std::string("model buffer: ") + e.what());
   }

@@ -7,6 +7,7 @@
 #include "accel/model.h"
 #include "core/graph.h"
 #include "core/op_def.h"
+#include "core/optimizer.h"
 
 namespace accel::internal {
 
@@ -16,13 +17,15 @@ struct ModelImpl {
   std::vector<int> op_versions;             // per node: the op version in force
   std::vector<ValueInfo> inputs;            // caller-fed inputs (no initializer default)
   std::vector<ValueInfo> outputs;
+  std::vector<core::PassReport> optimizer_report;  // per pass run at load, in order
 };
 
 // Binds each node to the CPU backend's OpDef and resolves its version. Reports every
 // unsupported op of the graph in one error, not just the first.
 Status BindOps(ModelImpl& model);
 
-// Builds ModelImpl from an imported graph: bind ops, infer types, fill input/output metadata.
-Result<ModelImpl> FinishModel(core::Graph graph);
+// Builds ModelImpl from an imported graph: bind ops, infer types, optimize (per the options'
+// level and disabled passes), fill input/output metadata.
+Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options = {});
 
 }  // namespace accel::internal
