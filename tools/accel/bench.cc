@@ -50,7 +50,18 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+// VmHWM of this process image. getrusage's ru_maxrss survives fork + exec on Linux, so under a
+// large parent (a Python driver) it reports the parent's peak; it is only the fallback.
 double PeakRssMib() {
+  if (std::FILE* status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long long kib = -1;
+    while (kib < 0 && std::fgets(line, sizeof(line), status)) {
+      if (std::sscanf(line, "VmHWM: %lld kB", &kib) != 1) kib = -1;
+    }
+    std::fclose(status);
+    if (kib >= 0) return static_cast<double>(kib) / 1024.0;
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
