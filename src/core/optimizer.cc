@@ -24,6 +24,8 @@ constexpr PassEntry kPasses[] = {
     {"constant_folding", 1, RunConstantFolding},
     {"dead_code_elimination", 1, RunDeadCodeElimination},
     {"fold_batchnorm", 1, RunFoldBatchNorm},
+    {"fuse_residual_add", 2, RunFuseResidualAdd},
+    {"fuse_activation", 2, RunFuseActivation},
 };
 
 constexpr int kMaxLevel = 2;

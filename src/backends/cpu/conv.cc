@@ -5,6 +5,7 @@
 
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/post_ops.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -13,7 +14,10 @@ namespace {
 
 using dnnl::memory;
 
-Status InferConv(core::InferContext& ctx) {
+// A fused residual addend follows X, W and B.
+constexpr size_t kAddendInput = 3;
+
+Status InferConvOutput(core::InferContext& ctx) {
   ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "Conv"));
   const core::TensorType& x = ctx.input_type(0);
   const core::TensorType& w = ctx.input_type(1);
@@ -58,10 +62,16 @@ Status InferConv(core::InferContext& ctx) {
   return Status::Ok();
 }
 
+Status InferConv(core::InferContext& ctx) {
+  ACCEL_RETURN_IF_ERROR(InferConvOutput(ctx));
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
+  return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
+}
+
 class ConvKernel final : public core::Kernel {
  public:
-  ConvKernel(WindowAttrs attrs, int64_t group, bool const_weights)
-      : attrs_(std::move(attrs)), group_(group), conv_(const_weights) {}
+  ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights)
+      : attrs_(std::move(attrs)), group_(group), post_ops_(post_ops), conv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -75,6 +85,7 @@ class ConvKernel final : public core::Kernel {
     if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
       ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
     }
+    if (post_ops_.sum) ACCEL_RETURN_IF_ERROR(CopyFusedAddend(ctx.input(kAddendInput), *y));
     conv_.Run(x, w, *y, b);
     return Status::Ok();
   }
@@ -96,9 +107,13 @@ class ConvKernel final : public core::Kernel {
     }
     memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
-    ACCEL_ASSIGN_OR_RETURN(
-        auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
-                     "Conv", dnnl::algorithm::convolution_direct, x, any_weights, bias_md, y, win));
+    dnnl::post_ops ops;
+    AppendFusedPostOps(post_ops_, ops);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
+                                        "Conv", dnnl::algorithm::convolution_direct, x, any_weights,
+                                        bias_md, y, win, attr));
     conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32));
     x_shape_ = x;
     w_shape_ = w;
@@ -108,6 +123,7 @@ class ConvKernel final : public core::Kernel {
 
   WindowAttrs attrs_;
   int64_t group_;
+  FusedPostOps post_ops_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
@@ -116,10 +132,11 @@ class ConvKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Conv input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
-      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, const_weights));
+      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, post_ops, const_weights));
 }
 
 }  // namespace

@@ -114,13 +114,13 @@ class WeightedPrimitive {
 };
 
 // The inference descriptor of Conv (convolution_forward) or ConvTranspose (deconvolution_forward)
-// over float32 `x` -> `y` with the window `win`; oneDNN's refusal names `op`, x and the pads.
+// over float32 `x` -> `y` with the window `win` and primitive attributes `attr` (post-ops);
+// oneDNN's refusal names `op`, x and the pads.
 template <typename Primitive>
-Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(const char* op, dnnl::algorithm algo,
-                                                             const Shape& x,
-                                                             const dnnl::memory::desc& weights,
-                                                             const dnnl::memory::desc& bias,
-                                                             const Shape& y, const Window& win) {
+Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(
+    const char* op, dnnl::algorithm algo, const Shape& x, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& bias, const Shape& y, const Window& win,
+    const dnnl::primitive_attr& attr = {}) {
   const auto f32 = dnnl::memory::data_type::f32;
   return TryDnnl(std::string(op) + " with input " + ShapeToString(x) + ", pads " +
                      DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
@@ -129,7 +129,7 @@ Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(const char* op, dnn
                        dnnl::prop_kind::forward_inference, algo, PlainDesc(x, f32), weights, bias,
                        PlainDesc(y, f32), ToDnnlDims(win.strides), ToDnnlDilations(win.dilations),
                        ToDnnlDims(win.pad_begin), ToDnnlDims(win.pad_end));
-                   return typename Primitive::primitive_desc(desc, CpuEngine());
+                   return typename Primitive::primitive_desc(desc, attr, CpuEngine());
                  });
 }
 

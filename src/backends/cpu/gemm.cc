@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/post_ops.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -13,6 +14,9 @@ namespace accel::cpu {
 namespace {
 
 using dnnl::memory;
+
+// A fused residual addend follows A, B and C.
+constexpr size_t kAddendInput = 3;
 
 struct GemmAttrs {
   bool trans_a = false;
@@ -78,12 +82,14 @@ Status InferGemm(core::InferContext& ctx) {
     }
   }
   ctx.set_output(0, core::TensorType::Known(a.dtype, {m, n}));
-  return Status::Ok();
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
+  return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
 }
 
 class GemmKernel final : public core::Kernel {
  public:
-  GemmKernel(GemmAttrs attrs, bool const_b) : attrs_(attrs), const_b_(const_b), matmul_(const_b) {}
+  GemmKernel(GemmAttrs attrs, FusedPostOps post_ops, bool const_b)
+      : attrs_(attrs), post_ops_(post_ops), const_b_(const_b), matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -99,13 +105,29 @@ class GemmKernel final : public core::Kernel {
     const int64_t m = y->shape()[0], n = y->shape()[1];
     const int64_t k = a.shape()[attrs_.trans_a ? 0 : 1];
     float* out = y->data_as<float>();
+    // One sum post-op adds what Y holds: beta * C plus the fused addend, written here.
+    const bool sum = c != nullptr || post_ops_.sum;
     if (c) BroadcastC(*c, m, n, out);
+    if (post_ops_.sum) {
+      const Tensor& addend = ctx.input(kAddendInput);
+      if (!c) {
+        ACCEL_RETURN_IF_ERROR(CopyFusedAddend(addend, *y));
+      } else {
+        if (addend.dtype() != DType::kFloat32 || addend.shape() != y->shape()) {
+          return CopyFusedAddend(addend, *y);  // the error naming both shapes
+        }
+        const float* add = addend.data_as<float>();
+        for (int64_t i = 0; i < m * n; ++i) out[i] = attrs_.beta * out[i] + add[i];
+      }
+    }
+    const float sum_scale = post_ops_.sum ? 1.0f : attrs_.beta;
     if (k == 0) {  // empty inner dimension: the product is 0
-      for (int64_t i = 0; i < m * n; ++i) out[i] = c ? attrs_.beta * out[i] : 0.0f;
+      for (int64_t i = 0; i < m * n; ++i) out[i] = sum ? sum_scale * out[i] : 0.0f;
+      ApplyFusedActivation(post_ops_, std::span(out, m * n));
       return Status::Ok();
     }
-    if (a.shape() != a_shape_ || b.shape() != b_shape_ || (c != nullptr) != with_c_) {
-      ACCEL_RETURN_IF_ERROR(Prepare(m, n, k, c != nullptr));
+    if (a.shape() != a_shape_ || b.shape() != b_shape_ || sum != with_c_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(m, n, k, sum));
       a_shape_ = a.shape();
       b_shape_ = b.shape();
     }
@@ -125,6 +147,7 @@ class GemmKernel final : public core::Kernel {
     }
   }
 
+  // `with_c`: Y holds the addend for the sum post-op.
   Status Prepare(int64_t m, int64_t n, int64_t k, bool with_c) {
     // A transposed [K, M] buffer read as [M, K] has strides {1, M}; likewise for B.
     memory::desc a_md({m, k}, memory::data_type::f32,
@@ -135,11 +158,13 @@ class GemmKernel final : public core::Kernel {
         const_b_ ? memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any) : user_b;
     dnnl::primitive_attr attr;
     if (attrs_.alpha != 1.0f) attr.set_output_scales(0, {attrs_.alpha});
-    if (with_c) {
-      dnnl::post_ops ops;
-      ops.append_sum(attrs_.beta);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    // A fused addend was folded into Y with C already scaled by beta.
+    if (with_c) ops.append_sum(post_ops_.sum ? 1.0f : attrs_.beta);
+    FusedPostOps activation = post_ops_;
+    activation.sum = false;
+    AppendFusedPostOps(activation, ops);
+    attr.set_post_ops(ops);
     ACCEL_ASSIGN_OR_RETURN(
         auto pd,
         TryDnnl("Gemm of [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
@@ -154,6 +179,7 @@ class GemmKernel final : public core::Kernel {
   }
 
   GemmAttrs attrs_;
+  FusedPostOps post_ops_;
   bool const_b_;
   Shape a_shape_, b_shape_;
   bool with_c_ = false;
@@ -162,9 +188,10 @@ class GemmKernel final : public core::Kernel {
 
 Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(GemmAttrs attrs, ParseGemmAttrs(init.attrs));
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Gemm input A"));
   bool const_b = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, const_b));
+  return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, post_ops, const_b));
 }
 
 }  // namespace

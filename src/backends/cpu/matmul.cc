@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/post_ops.h"
 #include "core/op_def.h"
 #include "core/shape_utils.h"
 
@@ -12,7 +13,10 @@ namespace {
 
 using dnnl::memory;
 
-Status InferMatMul(core::InferContext& ctx) {
+// A fused residual addend follows A and B.
+constexpr size_t kAddendInput = 2;
+
+Status InferMatMulOutput(core::InferContext& ctx) {
   if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
     return InvalidModel("MatMul needs inputs A and B");
   }
@@ -40,9 +44,16 @@ Status InferMatMul(core::InferContext& ctx) {
   return Status::Ok();
 }
 
+Status InferMatMul(core::InferContext& ctx) {
+  ACCEL_RETURN_IF_ERROR(InferMatMulOutput(ctx));
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
+  return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
+}
+
 class MatMulKernel final : public core::Kernel {
  public:
-  explicit MatMulKernel(bool const_b) : const_b_(const_b), matmul_(const_b) {}
+  MatMulKernel(FusedPostOps post_ops, bool const_b)
+      : post_ops_(post_ops), const_b_(const_b), matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -51,8 +62,11 @@ class MatMulKernel final : public core::Kernel {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(b.dtype(), "MatMul input B"));
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     if (y->element_count() == 0) return Status::Ok();
+    if (post_ops_.sum) ACCEL_RETURN_IF_ERROR(CopyFusedAddend(ctx.input(kAddendInput), *y));
     if (a.shape().back() == 0) {  // empty inner dimension: every dot product is 0
-      std::fill_n(y->data_as<float>(), y->element_count(), 0.0f);
+      std::span<float> out(y->data_as<float>(), y->element_count());
+      if (!post_ops_.sum) std::fill(out.begin(), out.end(), 0.0f);
+      ApplyFusedActivation(post_ops_, out);
       return Status::Ok();
     }
     if (a.shape() != a_shape_ || b.shape() != b_shape_) {
@@ -86,7 +100,11 @@ class MatMulKernel final : public core::Kernel {
                            TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
                              dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b,
                                                      PlainDesc(yd, memory::data_type::f32));
-                             return dnnl::matmul::primitive_desc(desc, CpuEngine());
+                             dnnl::post_ops ops;
+                             AppendFusedPostOps(post_ops_, ops);
+                             dnnl::primitive_attr attr;
+                             attr.set_post_ops(ops);
+                             return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
                            }));
     matmul_.Reset(pd, user_b);
     a_shape_ = a;
@@ -94,15 +112,17 @@ class MatMulKernel final : public core::Kernel {
     return Status::Ok();
   }
 
+  FusedPostOps post_ops_;
   bool const_b_;
   Shape a_shape_, b_shape_;
   WeightedPrimitive matmul_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init) {
+  ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "MatMul input A"));
   bool const_b = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(const_b));
+  return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(post_ops, const_b));
 }
 
 }  // namespace

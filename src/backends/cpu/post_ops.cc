@@ -1,0 +1,166 @@
+#include "backends/cpu/post_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "core/fused_ops.h"
+
+namespace accel::cpu {
+
+namespace {
+
+using dnnl::algorithm;
+
+constexpr std::pair<std::string_view, FusedActivation> kNames[] = {
+    {"Relu", FusedActivation::kRelu},
+    {"LeakyRelu", FusedActivation::kLeakyRelu},
+    {"Clip", FusedActivation::kClip},
+    {"Sigmoid", FusedActivation::kSigmoid},
+    {"HardSigmoid", FusedActivation::kHardSigmoid},
+    {"HardSwish", FusedActivation::kHardSwish},
+    {"SiLU", FusedActivation::kSiLU},
+    {"Gelu", FusedActivation::kGelu},
+    {"GeluTanh", FusedActivation::kGeluTanh},
+    {"Tanh", FusedActivation::kTanh},
+};
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+float Activate(const FusedPostOps& ops, float x) {
+  switch (ops.activation) {
+    case FusedActivation::kNone:
+      return x;
+    case FusedActivation::kRelu:
+      return std::max(x, 0.0f);
+    case FusedActivation::kLeakyRelu:
+      return x < 0.0f ? ops.alpha * x : x;
+    case FusedActivation::kClip:
+      return std::min(std::max(x, ops.alpha), ops.beta);
+    case FusedActivation::kSigmoid:
+      return Sigmoid(x);
+    case FusedActivation::kHardSigmoid:
+      return std::clamp(ops.alpha * x + ops.beta, 0.0f, 1.0f);
+    case FusedActivation::kHardSwish:
+      return x * std::clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case FusedActivation::kSiLU:
+      return x * Sigmoid(x);
+    case FusedActivation::kGelu:
+      return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+    case FusedActivation::kGeluTanh: {
+      const float c = std::sqrt(2.0f / 3.14159265358979f);
+      return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+    }
+    case FusedActivation::kTanh:
+      return std::tanh(x);
+  }
+  return x;
+}
+
+}  // namespace
+
+Result<FusedPostOps> ParseFusedPostOps(const core::Attributes& attrs) {
+  FusedPostOps ops;
+  ACCEL_ASSIGN_OR_RETURN(std::string name, attrs.GetString(core::kFusedActivationAttr, ""));
+  if (!name.empty()) {
+    auto it = std::find_if(std::begin(kNames), std::end(kNames),
+                           [&](const auto& entry) { return entry.first == name; });
+    if (it == std::end(kNames)) {
+      return InvalidModel("unknown fused activation '" + name + "'");
+    }
+    ops.activation = it->second;
+  }
+  ACCEL_ASSIGN_OR_RETURN(ops.alpha, attrs.GetFloat(core::kFusedAlphaAttr, 0.0f));
+  ACCEL_ASSIGN_OR_RETURN(ops.beta, attrs.GetFloat(core::kFusedBetaAttr, 0.0f));
+  ACCEL_ASSIGN_OR_RETURN(int64_t sum, attrs.GetInt(core::kFusedSumAttr, 0));
+  if (sum != 0 && sum != 1) {
+    return InvalidModel(std::string(core::kFusedSumAttr) + " must be 0 or 1, got " +
+                        std::to_string(sum));
+  }
+  ops.sum = sum == 1;
+  return ops;
+}
+
+void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops) {
+  if (ops.sum) post_ops.append_sum(1.0f);
+  switch (ops.activation) {
+    case FusedActivation::kNone:
+      break;
+    case FusedActivation::kRelu:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+      break;
+    case FusedActivation::kLeakyRelu:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_relu, ops.alpha, 0.0f);
+      break;
+    case FusedActivation::kClip:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_clip, ops.alpha, ops.beta);
+      break;
+    case FusedActivation::kSigmoid:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_logistic, 0.0f, 0.0f);
+      break;
+    case FusedActivation::kHardSigmoid:
+      // oneDNN 2.6 has no hardsigmoid: alpha * x + beta, then clipped to [0, 1].
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_linear, ops.alpha, ops.beta);
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_clip, 0.0f, 1.0f);
+      break;
+    case FusedActivation::kHardSwish:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_hardswish, 0.0f, 0.0f);
+      break;
+    case FusedActivation::kSiLU:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_swish, 1.0f, 0.0f);
+      break;
+    case FusedActivation::kGelu:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+      break;
+    case FusedActivation::kGeluTanh:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_gelu_tanh, 0.0f, 0.0f);
+      break;
+    case FusedActivation::kTanh:
+      post_ops.append_eltwise(1.0f, algorithm::eltwise_tanh, 0.0f, 0.0f);
+      break;
+  }
+}
+
+Status CheckFusedAddend(const core::InferContext& ctx, const FusedPostOps& ops, size_t index,
+                        const core::TensorType& output) {
+  if (!ops.sum) return Status::Ok();
+  if (!ctx.has_input(index)) {
+    return InvalidModel("fused sum needs input " + std::to_string(index));
+  }
+  const core::TensorType& addend = ctx.input_type(index);
+  if (addend.dtype != output.dtype) {
+    return InvalidModel("fused sum input " + addend.ToString() + " differs in dtype from the " +
+                        "output " + output.ToString());
+  }
+  if (!addend.has_shape || !output.has_shape) return Status::Ok();
+  bool ok = addend.rank() == output.rank();
+  for (int64_t i = 0; ok && i < addend.rank(); ++i) {
+    ok = addend.dims[i] < 0 || output.dims[i] < 0 || addend.dims[i] == output.dims[i];
+  }
+  if (!ok) {
+    return InvalidModel("fused sum input " + addend.ToString() + " does not match the output " +
+                        output.ToString());
+  }
+  return Status::Ok();
+}
+
+Status CopyFusedAddend(const Tensor& addend, Tensor& dst) {
+  if (addend.dtype() != DType::kFloat32 || addend.shape() != dst.shape()) {
+    return InvalidArgument("fused sum input " + std::string(DTypeName(addend.dtype())) +
+                           ShapeToString(addend.shape()) + " does not match the output " +
+                           ShapeToString(dst.shape()));
+  }
+  // A memory planner may hand the addend's buffer to the output: then it is already in place.
+  if (dst.data() != addend.data()) {
+    std::memcpy(dst.data(), addend.data(), dst.element_count() * sizeof(float));
+  }
+  return Status::Ok();
+}
+
+void ApplyFusedActivation(const FusedPostOps& ops, std::span<float> data) {
+  if (ops.activation == FusedActivation::kNone) return;
+  for (float& x : data) x = Activate(ops, x);
+}
+
+}  // namespace accel::cpu

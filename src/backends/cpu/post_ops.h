@@ -1,0 +1,59 @@
+// The fused post-ops of Conv, Gemm and MatMul nodes (attributes documented in core/fused_ops.h)
+// turned into oneDNN post-ops, plus what the shape rules and kernels need around them.
+#pragma once
+
+#include <dnnl.hpp>
+#include <span>
+#include <string>
+
+#include "accel/status.h"
+#include "accel/tensor.h"
+#include "core/attributes.h"
+#include "core/infer_context.h"
+
+namespace accel::cpu {
+
+enum class FusedActivation {
+  kNone,
+  kRelu,
+  kLeakyRelu,
+  kClip,
+  kSigmoid,
+  kHardSigmoid,
+  kHardSwish,
+  kSiLU,
+  kGelu,
+  kGeluTanh,
+  kTanh
+};
+
+struct FusedPostOps {
+  FusedActivation activation = FusedActivation::kNone;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+  bool sum = false;  // an addend input follows the op's own inputs
+
+  bool empty() const { return activation == FusedActivation::kNone && !sum; }
+};
+
+// Reads the accel_* attributes; an unknown activation name or accel_sum other than 0/1 is an
+// InvalidModel error.
+Result<FusedPostOps> ParseFusedPostOps(const core::Attributes& attrs);
+
+// Appends the sum (scale 1, when `ops.sum`) and the activation to `post_ops`, in that order.
+void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops);
+
+// Shape rule part: when `ops.sum`, input `index` must be present, have the output's dtype and
+// agree with the output dims where both are known.
+Status CheckFusedAddend(const core::InferContext& ctx, const FusedPostOps& ops, size_t index,
+                        const core::TensorType& output);
+
+// Kernel part: copies the addend into `dst` (the sum post-op adds what dst holds); fails unless
+// it is float32 of dst's exact shape.
+Status CopyFusedAddend(const Tensor& addend, Tensor& dst);
+
+// Applies the activation in place without oneDNN, for outputs no primitive computes (an empty
+// inner dimension).
+void ApplyFusedActivation(const FusedPostOps& ops, std::span<float> data);
+
+}  // namespace accel::cpu
