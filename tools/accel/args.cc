@@ -101,6 +101,15 @@ Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& f
   return std::pair(text.substr(0, eq), text.substr(eq + 1));
 }
 
+Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args) {
+  LoadOptions options;
+  ACCEL_ASSIGN_OR_RETURN(int64_t level,
+                         IntFlag(args, "opt-level", options.optimization_level, 0, 2));
+  options.optimization_level = static_cast<int>(level);
+  if (args.Has("disable-pass")) options.disabled_passes = args.All("disable-pass");
+  return options;
+}
+
 Result<std::vector<int64_t>> ParseShape(const std::string& text) {
   std::vector<int64_t> dims;
   if (text.empty() || text == "scalar") return dims;

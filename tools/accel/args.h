@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "accel/model.h"
 #include "accel/status.h"
 
 namespace accel::cli {
@@ -50,5 +51,9 @@ Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& f
                                                             const std::string& text);
 // "1x3x224x224" -> {1,3,224,224}; "" or "scalar" -> {} (rank 0).
 Result<std::vector<int64_t>> ParseShape(const std::string& text);
+
+// The optimizer flags of every command that loads a model: --opt-level N (0..2, default 2) and
+// --disable-pass NAME (repeatable), as LoadOptions.
+Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args);
 
 }  // namespace accel::cli

@@ -24,6 +24,8 @@ Inputs are random (seed 0) unless given.
 
 Options:
   --threads N        threads per run (default 0 = all physical cores)
+  --opt-level N      graph optimization: 0 none, 1 basic, 2 all (default 2)
+  --disable-pass NAMEskip one optimizer pass (names: `accel inspect --passes`); repeatable
   --warmup W         untimed runs after the first (default 3)
   --iters K          timed runs (default 20)
   --shape NAME=DIMS  shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
@@ -117,9 +119,15 @@ int Serve(Session& session, const std::vector<NamedTensor>& inputs, double creat
 }  // namespace
 
 int BenchCommand(std::span<const std::string> args) {
-  static const FlagSpec kFlags[] = {
-      {"threads"},           {"warmup"},      {"iters"},       {"shape", true, true},
-      {"input", true, true}, {"json", false}, {"serve", false}};
+  static const FlagSpec kFlags[] = {{"threads"},
+                                    {"warmup"},
+                                    {"iters"},
+                                    {"shape", true, true},
+                                    {"input", true, true},
+                                    {"json", false},
+                                    {"serve", false},
+                                    {"opt-level"},
+                                    {"disable-pass", true, true}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("bench", parsed.status().message());
   if (parsed->Has("help")) {
@@ -134,9 +142,11 @@ int BenchCommand(std::span<const std::string> args) {
     if (!r->ok()) return UsageError("bench", r->status().message());
   }
   const std::string& path = parsed->positional[0];
+  Result<LoadOptions> load_options = LoadOptionsFromFlags(*parsed);
+  if (!load_options.ok()) return UsageError("bench", load_options.status().message());
 
   Clock::time_point start = Clock::now();
-  Result<Model> model = Model::Load(path);
+  Result<Model> model = Model::Load(path, *load_options);
   if (!model.ok()) return Failure("bench", model.status());
   Result<Session> session = Session::Create(*model, {static_cast<int>(*threads)});
   if (!session.ok()) return Failure("bench", session.status());

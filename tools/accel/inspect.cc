@@ -11,20 +11,28 @@
 #include "backends/cpu/cpu_registry.h"
 #include "commands.h"
 #include "core/graph.h"
+#include "core/model_impl.h"
 #include "core/onnx_importer.h"
 #include "core/op_def.h"
+#include "core/optimizer.h"
 
 namespace accel::cli {
 namespace {
 
-constexpr char kUsage[] = R"(usage: accel inspect MODEL
+constexpr char kUsage[] = R"(usage: accel inspect MODEL [options]
+       accel inspect --passes
 
 Prints the model's inputs and outputs (dtype and shape, symbolic dims by name), the number of
 nodes, how often each op occurs, and every op the CPU backend cannot run, with the reason.
+When the model loads, then prints the optimized plan: the rewrites of each optimizer pass and
+the final node list, fused nodes marked with what was fused into them.
 Exit code 0 when the model could be read, even if some ops are unsupported.
 
 Options:
-  -h, --help   show this help
+  --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
+  --disable-pass NAME  skip one optimizer pass; repeatable
+  --passes             list the optimizer passes (name and level) and exit
+  -h, --help           show this help
 )";
 
 // "float32[N,3,224,224]": symbolic dims by name, unknown ones as '?', unknown rank as '*'.
@@ -74,16 +82,68 @@ std::map<std::string, std::string> UnsupportedOps(const core::Graph& g) {
   return unsupported;
 }
 
+// "accel_activation=Relu, accel_sum=1": the internal attributes a fusion pass set.
+std::string FusedAttributes(const core::Node& node) {
+  std::string s;
+  for (const auto& [name, value] : node.attrs.all()) {
+    if (name.rfind("accel_", 0) != 0) continue;
+    s += (s.empty() ? "" : ", ") + name + "=";
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      s += std::to_string(*i);
+    } else if (const auto* f = std::get_if<float>(&value)) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%g", *f);
+      s += buf;
+    } else if (const auto* str = std::get_if<std::string>(&value)) {
+      s += *str;
+    } else {
+      s += core::AttributeTypeName(value);
+    }
+  }
+  return s;
+}
+
+void PrintPlan(const internal::ModelImpl& impl) {
+  std::printf("optimizer passes (rewrites):\n");
+  if (impl.optimizer_report.empty()) std::printf("  none run\n");
+  for (const core::PassReport& p : impl.optimizer_report) {
+    std::printf("  %-24s %d\n", p.name.c_str(), p.rewrites);
+  }
+  const core::Graph& g = impl.graph;
+  int fused = 0;
+  for (const core::Node& node : g.nodes) fused += !FusedAttributes(node).empty();
+  std::printf("optimized plan: %zu nodes, %d fused\n", g.nodes.size(), fused);
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    const core::Node& node = g.nodes[n];
+    std::string outs;
+    for (int v : node.outputs) {
+      if (v != core::kNoValue) outs += (outs.empty() ? "" : ", ") + g.values[v].name;
+    }
+    std::printf("  %4zu %-20s %s", n, OpName(node).c_str(), outs.c_str());
+    std::string f = FusedAttributes(node);
+    if (!f.empty()) std::printf("  [fused: %s]", f.c_str());
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 int InspectCommand(std::span<const std::string> args) {
-  Result<ParsedArgs> parsed = ParseArgs(args, {});
+  static const FlagSpec kFlags[] = {{"opt-level"}, {"disable-pass", true, true}, {"passes", false}};
+  Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("inspect", parsed.status().message());
   if (parsed->Has("help")) {
     std::fputs(kUsage, stdout);
     return kExitOk;
   }
+  if (parsed->Has("passes")) {
+    std::printf("optimizer passes, in order (level 1 = basic, 2 = all):\n");
+    for (const core::PassInfo& p : core::ListPasses()) std::printf("  %-24s %d\n", p.name, p.level);
+    return kExitOk;
+  }
   if (parsed->positional.size() != 1) return UsageError("inspect", "expected exactly one MODEL");
+  Result<LoadOptions> load_options = LoadOptionsFromFlags(*parsed);
+  if (!load_options.ok()) return UsageError("inspect", load_options.status().message());
   const std::string& path = parsed->positional[0];
 
   Result<std::string> bytes = core::ReadFile(path);
@@ -136,6 +196,12 @@ int InspectCommand(std::span<const std::string> args) {
       std::printf("  %-24s %s (%d nodes)\n", op.c_str(), reason.c_str(), histogram[op]);
     }
   }
+  Result<Model> model = Model::Load(path, *load_options);
+  if (!model.ok()) {
+    std::printf("optimized plan: unavailable (%s)\n", model.status().message().c_str());
+    return kExitOk;
+  }
+  PrintPlan(model->internal_impl());
   return kExitOk;
 }
 

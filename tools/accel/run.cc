@@ -23,6 +23,8 @@ Options:
   --seed S             seed of the random inputs (default 0)
   --output-dir DIR     write each output to DIR/<name>.npy (DIR is created if needed)
   --threads N          threads per run (default 0 = all physical cores)
+  --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
+  --disable-pass NAME  skip one optimizer pass (names: `accel inspect --passes`); repeatable
   -h, --help           show this help
 
 Inputs without --input are random: floats uniform in [-1, 1], integers in [0, 4], bools
@@ -51,7 +53,8 @@ Status WriteOutputs(const std::vector<NamedTensor>& outputs, const std::string& 
 
 int RunCommand(std::span<const std::string> args) {
   static const FlagSpec kFlags[] = {
-      {"input", true, true}, {"shape", true, true}, {"seed"}, {"output-dir"}, {"threads"}};
+      {"input", true, true}, {"shape", true, true},       {"seed"}, {"output-dir"}, {"threads"},
+      {"opt-level"},         {"disable-pass", true, true}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("run", parsed.status().message());
   if (parsed->Has("help")) {
@@ -64,7 +67,9 @@ int RunCommand(std::span<const std::string> args) {
   Result<int64_t> threads = IntFlag(*parsed, "threads", 0, 0, 1024);
   if (!threads.ok()) return UsageError("run", threads.status().message());
 
-  Result<Model> model = Model::Load(parsed->positional[0]);
+  Result<LoadOptions> load_options = LoadOptionsFromFlags(*parsed);
+  if (!load_options.ok()) return UsageError("run", load_options.status().message());
+  Result<Model> model = Model::Load(parsed->positional[0], *load_options);
   if (!model.ok()) return Failure("run", model.status());
   InputSpec spec{parsed->All("input"), parsed->All("shape"), static_cast<uint64_t>(*seed)};
   Result<std::vector<NamedTensor>> inputs = PrepareInputs(*model, spec);

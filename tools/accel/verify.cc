@@ -33,6 +33,8 @@ Options:
   --rtol R             relative tolerance (default 1e-3)
   --atol A             absolute tolerance (default 1e-5)
   --threads N          threads per run (default 0 = all physical cores)
+  --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
+  --disable-pass NAME  skip one optimizer pass (names: `accel inspect --passes`); repeatable
   --verbose            print per-output details
   -h, --help           show this help
 
@@ -49,6 +51,7 @@ Exit code: 0 when nothing failed, 1 otherwise, 2 on a usage error.
 struct Options {
   Tolerance tolerance;
   int threads = 0;
+  LoadOptions load_options;
   bool verbose = false;
   std::map<std::string, std::string> excluded;  // test name -> reason
 };
@@ -221,7 +224,7 @@ Outcome RunTest(const TestCase& test, const Options& opts) {
   Result<Tolerance> tol = DirectoryTolerance(test.dir, opts.tolerance);
   if (!tol.ok()) return Fail(tol.status().ToString());
 
-  Result<Model> model = Model::Load(models[0].string());
+  Result<Model> model = Model::Load(models[0].string(), opts.load_options);
   if (!model.ok()) return FromStatus(model.status(), "load failed: ");
   SessionOptions session_options;
   session_options.num_threads = opts.threads;
@@ -269,8 +272,13 @@ Result<std::map<std::string, std::string>> ReadExcludeFile(const std::string& pa
 }  // namespace
 
 int VerifyCommand(std::span<const std::string> args) {
-  static const FlagSpec kFlags[] = {
-      {"exclude-file"}, {"rtol"}, {"atol"}, {"threads"}, {"verbose", false}};
+  static const FlagSpec kFlags[] = {{"exclude-file"},
+                                    {"rtol"},
+                                    {"atol"},
+                                    {"threads"},
+                                    {"verbose", false},
+                                    {"opt-level"},
+                                    {"disable-pass", true, true}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("verify", parsed.status().message());
   if (parsed->Has("help")) {
@@ -291,6 +299,9 @@ int VerifyCommand(std::span<const std::string> args) {
   Result<int64_t> threads = IntFlag(*parsed, "threads", 0, 0, 1024);
   if (!threads.ok()) return UsageError("verify", threads.status().message());
   opts.threads = static_cast<int>(*threads);
+  Result<LoadOptions> load_options = LoadOptionsFromFlags(*parsed);
+  if (!load_options.ok()) return UsageError("verify", load_options.status().message());
+  opts.load_options = std::move(load_options).value();
   if (parsed->Has("exclude-file")) {
     auto excluded = ReadExcludeFile(parsed->Get("exclude-file"));
     if (!excluded.ok()) return UsageError("verify", excluded.status().ToString());
