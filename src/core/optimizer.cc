@@ -17,11 +17,12 @@ struct PassEntry {
   PassFn run;
 };
 
-// Pass order. Elimination and folding first so that the later pattern passes see the plain
-// graph; dead-code elimination after folding drops the shape subgraphs folding left unused.
+// Pass order. Folding first: a Reshape whose shape subgraph folds may turn out to be a no-op,
+// and folding already removes no-ops over constants. Dead-code elimination then drops what
+// both left unused, so the pattern passes after it see the plain graph.
 constexpr PassEntry kPasses[] = {
-    {"eliminate_noops", 1, RunEliminateNoOps},
     {"constant_folding", 1, RunConstantFolding},
+    {"eliminate_noops", 1, RunEliminateNoOps},
     {"dead_code_elimination", 1, RunDeadCodeElimination},
     {"fold_batchnorm", 1, RunFoldBatchNorm},
     {"fuse_residual_add", 2, RunFuseResidualAdd},
