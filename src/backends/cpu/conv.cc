@@ -85,8 +85,12 @@ class ConvKernel final : public core::Kernel {
     if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
       ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
     }
-    if (post_ops_.sum) ACCEL_RETURN_IF_ERROR(CopyFusedAddend(ctx.input(kAddendInput), *y));
-    conv_.Run(x, w, *y, b);
+    const Tensor* addend = nullptr;
+    if (post_ops_.sum) {
+      addend = &ctx.input(kAddendInput);
+      ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
+    }
+    conv_.Run(x, w, *y, b, addend);
     return Status::Ok();
   }
 
@@ -113,13 +117,19 @@ class ConvKernel final : public core::Kernel {
     attr.set_post_ops(ops);
     ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
                                         "Conv", dnnl::algorithm::convolution_direct, x, any_weights,
-                                        bias_md, y, win, attr));
-    conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32));
+                                        bias_md, y, win, attr, BlockedIo()));
+    conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32),
+                PlainDesc(x, memory::data_type::f32), PlainDesc(y, memory::data_type::f32));
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
     return Status::Ok();
   }
+
+  // oneDNN's convolutions on plain NCHW data are gemm-based and apply eltwise post-ops one
+  // element at a time; in blocked layouts they run jit kernels with the post-ops fused, which
+  // outweighs the reorders at the boundary.
+  bool BlockedIo() const { return post_ops_.activation != FusedActivation::kNone; }
 
   WindowAttrs attrs_;
   int64_t group_;

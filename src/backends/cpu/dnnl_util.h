@@ -82,55 +82,86 @@ inline dnnl::memory::dims ToDnnlDilations(std::span<const int64_t> dilations) {
 
 // A primitive with src, weights, dst and an optional bias (Conv, ConvTranspose, Gemm, MatMul):
 // holds the primitive built for the last shapes and the weights packed in its chosen layout.
+// When the primitive chose a blocked layout for src or dst, the plain tensors are reordered
+// into and out of it around each run.
 class WeightedPrimitive {
  public:
   explicit WeightedPrimitive(bool const_weights) : const_weights_(const_weights) {}
 
-  // Takes the primitive of `pd`; `user_weights` describes the weight bytes as the model has them.
-  void Reset(const dnnl::primitive_desc& pd, const dnnl::memory::desc& user_weights) {
+  // Takes the primitive of `pd`; `user_weights` describes the weight bytes as the model has them;
+  // `user_src`/`user_dst` the plain tensors (needed only when pd's src/dst may be blocked).
+  void Reset(const dnnl::primitive_desc& pd, const dnnl::memory::desc& user_weights,
+             const dnnl::memory::desc& user_src = {}, const dnnl::memory::desc& user_dst = {}) {
     primitive_ = dnnl::primitive(pd);
     src_ = pd.src_desc();
     weights_ = pd.weights_desc();
     bias_ = pd.weights_desc(1);  // oneDNN's bias is the second weights argument
     dst_ = pd.dst_desc();
     user_weights_ = user_weights;
+    user_src_ = user_src.is_zero() ? src_ : user_src;
+    user_dst_ = user_dst.is_zero() ? dst_ : user_dst;
+    src_blocked_ = user_src_ != src_ ? dnnl::memory(src_, CpuEngine()) : dnnl::memory();
+    dst_blocked_ = user_dst_ != dst_ ? dnnl::memory(dst_, CpuEngine()) : dnnl::memory();
   }
 
-  void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr) {
+  // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
+  void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr,
+           const Tensor* addend = nullptr) {
+    dnnl::stream& stream = ThreadStream();
+    dnnl::memory src_mem = WrapTensor(src, user_src_);
+    if (src_blocked_) {
+      dnnl::reorder(src_mem, src_blocked_).execute(stream, src_mem, src_blocked_);
+      src_mem = src_blocked_;
+    }
+    dnnl::memory dst_user = WrapTensor(dst, user_dst_);
+    dnnl::memory dst_mem = dst_blocked_ ? dst_blocked_ : dst_user;
+    // A memory planner may hand the addend's buffer to dst: then it is already in place.
+    if (addend && (dst_blocked_ || addend->data() != dst.data())) {
+      dnnl::memory add = WrapTensor(*addend, user_dst_);
+      dnnl::reorder(add, dst_mem).execute(stream, add, dst_mem);
+    }
     std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, WrapTensor(src, src_)},
+        {DNNL_ARG_SRC, src_mem},
         {DNNL_ARG_WEIGHTS, packed_.Get(user_weights_, weights.data(), weights_, const_weights_)},
-        {DNNL_ARG_DST, WrapTensor(dst, dst_)}};
+        {DNNL_ARG_DST, dst_mem}};
     if (bias) args[DNNL_ARG_BIAS] = WrapTensor(*bias, bias_);
-    primitive_.execute(ThreadStream(), args);
-    ThreadStream().wait();
+    primitive_.execute(stream, args);
+    if (dst_blocked_) dnnl::reorder(dst_blocked_, dst_user).execute(stream, dst_blocked_, dst_user);
+    stream.wait();
   }
 
  private:
   bool const_weights_;
   dnnl::primitive primitive_;
-  dnnl::memory::desc src_, weights_, bias_, dst_, user_weights_;
+  dnnl::memory::desc src_, weights_, bias_, dst_, user_weights_, user_src_, user_dst_;
+  dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
   PackedWeights packed_;
 };
 
 // The inference descriptor of Conv (convolution_forward) or ConvTranspose (deconvolution_forward)
 // over float32 `x` -> `y` with the window `win` and primitive attributes `attr` (post-ops);
-// oneDNN's refusal names `op`, x and the pads.
+// `blocked_io` lets oneDNN choose src/dst layouts. oneDNN's refusal names `op`, x and the pads.
 template <typename Primitive>
 Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(
     const char* op, dnnl::algorithm algo, const Shape& x, const dnnl::memory::desc& weights,
     const dnnl::memory::desc& bias, const Shape& y, const Window& win,
-    const dnnl::primitive_attr& attr = {}) {
+    const dnnl::primitive_attr& attr = {}, bool blocked_io = false) {
   const auto f32 = dnnl::memory::data_type::f32;
-  return TryDnnl(std::string(op) + " with input " + ShapeToString(x) + ", pads " +
-                     DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
-                 [&] {
-                   typename Primitive::desc desc(
-                       dnnl::prop_kind::forward_inference, algo, PlainDesc(x, f32), weights, bias,
-                       PlainDesc(y, f32), ToDnnlDims(win.strides), ToDnnlDilations(win.dilations),
-                       ToDnnlDims(win.pad_begin), ToDnnlDims(win.pad_end));
-                   return typename Primitive::primitive_desc(desc, attr, CpuEngine());
-                 });
+  return TryDnnl(
+      std::string(op) + " with input " + ShapeToString(x) + ", pads " +
+          DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
+      [&] {
+        // Blocked: src and dst in the layout oneDNN prefers (format_tag::any).
+        auto io = [&](const Shape& s) {
+          return blocked_io ? dnnl::memory::desc(ToDnnlDims(s), f32, dnnl::memory::format_tag::any)
+                            : PlainDesc(s, f32);
+        };
+        typename Primitive::desc desc(dnnl::prop_kind::forward_inference, algo, io(x), weights,
+                                      bias, io(y), ToDnnlDims(win.strides),
+                                      ToDnnlDilations(win.dilations), ToDnnlDims(win.pad_begin),
+                                      ToDnnlDims(win.pad_end));
+        return typename Primitive::primitive_desc(desc, attr, CpuEngine());
+      });
 }
 
 }  // namespace accel::cpu

@@ -145,12 +145,17 @@ Status CheckFusedAddend(const core::InferContext& ctx, const FusedPostOps& ops, 
   return Status::Ok();
 }
 
-Status CopyFusedAddend(const Tensor& addend, Tensor& dst) {
+Status CheckFusedAddend(const Tensor& addend, const Tensor& dst) {
   if (addend.dtype() != DType::kFloat32 || addend.shape() != dst.shape()) {
     return InvalidArgument("fused sum input " + std::string(DTypeName(addend.dtype())) +
                            ShapeToString(addend.shape()) + " does not match the output " +
                            ShapeToString(dst.shape()));
   }
+  return Status::Ok();
+}
+
+Status CopyFusedAddend(const Tensor& addend, Tensor& dst) {
+  ACCEL_RETURN_IF_ERROR(CheckFusedAddend(addend, dst));
   // A memory planner may hand the addend's buffer to the output: then it is already in place.
   if (dst.data() != addend.data()) {
     std::memcpy(dst.data(), addend.data(), dst.element_count() * sizeof(float));

@@ -48,8 +48,10 @@ void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops);
 Status CheckFusedAddend(const core::InferContext& ctx, const FusedPostOps& ops, size_t index,
                         const core::TensorType& output);
 
-// Kernel part: copies the addend into `dst` (the sum post-op adds what dst holds); fails unless
-// it is float32 of dst's exact shape.
+// Kernel part: fails unless the addend is float32 of dst's exact shape.
+Status CheckFusedAddend(const Tensor& addend, const Tensor& dst);
+
+// Checks the addend, then copies it into `dst` (the sum post-op adds what dst holds).
 Status CopyFusedAddend(const Tensor& addend, Tensor& dst);
 
 // Applies the activation in place without oneDNN, for outputs no primitive computes (an empty
