@@ -7,10 +7,12 @@
 //                           SiLU (x * sigmoid(x)), Gelu (erf form), GeluTanh (tanh form), Tanh.
 //   accel_activation_alpha  float: the activation's first parameter (default 0)
 //   accel_activation_beta   float: the activation's second parameter (default 0)
-//   accel_sum               int: 1 = one more input, after the op's own inputs (Conv: input 3,
-//                           Gemm: input 3, MatMul: input 2; omitted optional inputs before it
-//                           stay empty), of the output's exact shape, is added to the output
-//                           before the activation: y = act(op(...) + addend).
+//   accel_sum               int: 1 = input 3 (after the op's inputs; omitted optional inputs
+//                           before it stay empty), of the output's exact shape, is added to the
+//                           output before the activation: y = act(op(...) + addend).
+//
+// MatMul also takes an optional input 2: a float32 bias [N] along the output's last axis
+// (y = A x B + bias), which the optimizer fills from a following Add of a constant.
 #pragma once
 
 #include <string_view>

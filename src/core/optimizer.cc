@@ -25,6 +25,7 @@ constexpr PassEntry kPasses[] = {
     {"eliminate_noops", 1, RunEliminateNoOps},
     {"dead_code_elimination", 1, RunDeadCodeElimination},
     {"fold_batchnorm", 1, RunFoldBatchNorm},
+    {"fuse_matmul_bias", 2, RunFuseMatMulBias},
     {"fuse_residual_add", 2, RunFuseResidualAdd},
     {"fuse_activation", 2, RunFuseActivation},
 };

@@ -116,6 +116,7 @@ Status RunEliminateNoOps(Graph& g, PassContext& ctx);
 Status RunConstantFolding(Graph& g, PassContext& ctx);
 Status RunDeadCodeElimination(Graph& g, PassContext& ctx);
 Status RunFoldBatchNorm(Graph& g, PassContext& ctx);
+Status RunFuseMatMulBias(Graph& g, PassContext& ctx);
 Status RunFuseResidualAdd(Graph& g, PassContext& ctx);
 Status RunFuseActivation(Graph& g, PassContext& ctx);
 

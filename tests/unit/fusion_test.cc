@@ -1,6 +1,6 @@
-// Post-op fusion passes (fuse_residual_add, fuse_activation): for each pattern a small model
-// that contains it, checking that the pass fired (rewrites and nodes left) and that the fused
-// run equals the unoptimized run (optimization_level 0) within fp32 tolerance.
+// Post-op fusion passes (fuse_matmul_bias, fuse_residual_add, fuse_activation): for each pattern a
+// small model that contains it, checking that the pass fired (rewrites and nodes left) and that the
+// fused run equals the unoptimized run (optimization_level 0) within fp32 tolerance.
 #include <onnx/onnx_pb.h>
 
 #include <catch2/catch.hpp>
@@ -98,6 +98,7 @@ std::vector<float> RunModel(const Builder& b, int level) {
 }
 
 struct Fired {
+  int bias = 0;
   int residual = 0;
   int activation = 0;
   size_t nodes = 0;
@@ -110,6 +111,7 @@ Fired Optimize(const Builder& b) {
   REQUIRE(model.ok());
   Fired fired;
   for (const core::PassReport& r : model->internal_impl().optimizer_report) {
+    if (r.name == "fuse_matmul_bias") fired.bias = r.rewrites;
     if (r.name == "fuse_residual_add") fired.residual = r.rewrites;
     if (r.name == "fuse_activation") fired.activation = r.rewrites;
   }
@@ -322,6 +324,44 @@ TEST_CASE("Gemm and MatMul take activations and residual Adds", "[fusion]") {
     CHECK(fired.nodes == 1);
     CheckSameAsUnoptimized(b);
   }
+}
+
+TEST_CASE("MatMul + constant bias Add (+ Erf Gelu, + residual Add) fuses", "[fusion]") {
+  for (bool bias_first : {false, true}) {
+    Builder b(13);
+    b.Input("x", {2, 3, 5});
+    b.Input("r", {2, 3, 7});
+    b.Node("MatMul", {"x", b.Weight("w", {5, 7})}, "y");
+    const std::string bias = b.Weight("bias", {1, 7});
+    b.Node("Add",
+           bias_first ? std::vector<std::string>{bias, "y"} : std::vector<std::string>{"y", bias},
+           "yb");
+    b.Node("Add", {"yb", "r"}, "sum");
+    b.Node("Div", {"sum", b.Scalar("sqrt2", 1.4142135f)}, "d");
+    b.Node("Erf", {"d"}, "e");
+    b.Node("Add", {"e", b.Scalar("one", 1.0f)}, "a");
+    b.Node("Mul", {"sum", "a"}, "m");
+    b.Node("Mul", {"m", b.Scalar("half", 0.5f)}, "out");
+    b.Output("out");
+    Fired fired = Optimize(b);
+    CHECK(fired.bias == 1);
+    CHECK(fired.residual == 1);
+    CHECK(fired.activation == 1);
+    CHECK(fired.nodes == 1);
+    CheckSameAsUnoptimized(b);
+  }
+}
+
+TEST_CASE("A bias Add along another axis is not fused", "[fusion]") {
+  Builder b(13);
+  b.Input("x", {2, 3, 5});
+  b.Node("MatMul", {"x", b.Weight("w", {5, 7})}, "y");
+  b.Node("Add", {"y", b.Weight("bias", {3, 1})}, "out");
+  b.Output("out");
+  Fired fired = Optimize(b);
+  CHECK(fired.bias == 0);
+  CHECK(fired.nodes == 2);
+  CheckSameAsUnoptimized(b);
 }
 
 TEST_CASE("Patterns that are not exact are left alone", "[fusion]") {

@@ -13,8 +13,9 @@ namespace {
 
 using dnnl::memory;
 
-// A fused residual addend follows A and B.
-constexpr size_t kAddendInput = 2;
+// Fused inputs after A and B (core/fused_ops.h): a bias along the last axis, then an addend.
+constexpr size_t kBiasInput = 2;
+constexpr size_t kAddendInput = 3;
 
 Status InferMatMulOutput(core::InferContext& ctx) {
   if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
@@ -46,8 +47,18 @@ Status InferMatMulOutput(core::InferContext& ctx) {
 
 Status InferMatMul(core::InferContext& ctx) {
   ACCEL_RETURN_IF_ERROR(InferMatMulOutput(ctx));
+  const core::TensorType& y = ctx.outputs()[0];
+  if (ctx.has_input(kBiasInput)) {
+    const core::TensorType& bias = ctx.input_type(kBiasInput);
+    const int64_t n = y.has_shape && y.rank() > 0 ? y.dims.back() : -1;
+    if (bias.dtype != y.dtype || (bias.has_shape && bias.rank() != 1) ||
+        (bias.has_shape && bias.dims[0] >= 0 && n >= 0 && bias.dims[0] != n)) {
+      return InvalidModel("fused MatMul bias " + bias.ToString() + " does not fit the output " +
+                          y.ToString());
+    }
+  }
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
-  return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
+  return CheckFusedAddend(ctx, ops, kAddendInput, y);
 }
 
 class MatMulKernel final : public core::Kernel {
@@ -62,22 +73,37 @@ class MatMulKernel final : public core::Kernel {
     ACCEL_RETURN_IF_ERROR(RequireFloat32(b.dtype(), "MatMul input B"));
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     if (y->element_count() == 0) return Status::Ok();
-    if (post_ops_.sum) ACCEL_RETURN_IF_ERROR(CopyFusedAddend(ctx.input(kAddendInput), *y));
+    const int64_t n = y->rank() > 0 ? y->shape().back() : 1;
+    const Tensor* bias = ctx.has_input(kBiasInput) ? &ctx.input(kBiasInput) : nullptr;
+    if (bias && (bias->dtype() != DType::kFloat32 || bias->rank() != 1 || bias->shape()[0] != n)) {
+      return InvalidArgument("fused MatMul bias " + std::string(DTypeName(bias->dtype())) +
+                             ShapeToString(bias->shape()) + " does not fit the output " +
+                             ShapeToString(y->shape()));
+    }
+    const Tensor* addend = post_ops_.sum ? &ctx.input(kAddendInput) : nullptr;
+    if (addend) ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
     if (a.shape().back() == 0) {  // empty inner dimension: every dot product is 0
       std::span<float> out(y->data_as<float>(), y->element_count());
-      if (!post_ops_.sum) std::fill(out.begin(), out.end(), 0.0f);
+      if (addend) {
+        ACCEL_RETURN_IF_ERROR(CopyFusedAddend(*addend, *y));
+      } else {
+        std::fill(out.begin(), out.end(), 0.0f);
+      }
+      if (bias) {
+        for (size_t i = 0; i < out.size(); ++i) out[i] += bias->data_as<float>()[i % n];
+      }
       ApplyFusedActivation(post_ops_, out);
       return Status::Ok();
     }
-    if (a.shape() != a_shape_ || b.shape() != b_shape_) {
-      ACCEL_RETURN_IF_ERROR(Prepare(a.shape(), b.shape()));
+    if (a.shape() != a_shape_ || b.shape() != b_shape_ || (bias != nullptr) != has_bias_) {
+      ACCEL_RETURN_IF_ERROR(Prepare(a.shape(), b.shape(), bias != nullptr));
     }
-    matmul_.Run(a, b, *y);
+    matmul_.Run(a, b, *y, bias, addend);
     return Status::Ok();
   }
 
  private:
-  Status Prepare(const Shape& a, const Shape& b) {
+  Status Prepare(const Shape& a, const Shape& b, bool bias) {
     // Numpy rules: a 1-D A is a row, a 1-D B a column; batch dims are padded with ones.
     Shape ad = a.size() == 1 ? Shape{1, a[0]} : a;
     Shape bd = b.size() == 1 ? Shape{b[0], 1} : b;
@@ -96,25 +122,32 @@ class MatMulKernel final : public core::Kernel {
     memory::desc want_b = const_b_ ? memory::desc(memory::dims(bd.begin(), bd.end()),
                                                   memory::data_type::f32, memory::format_tag::any)
                                    : user_b;
-    ACCEL_ASSIGN_OR_RETURN(auto pd,
-                           TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
-                             dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b,
-                                                     PlainDesc(yd, memory::data_type::f32));
-                             dnnl::post_ops ops;
-                             AppendFusedPostOps(post_ops_, ops);
-                             dnnl::primitive_attr attr;
-                             attr.set_post_ops(ops);
-                             return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
-                           }));
+    ACCEL_ASSIGN_OR_RETURN(
+        auto pd, TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
+          // The bias broadcasts over every axis but the last.
+          Shape bias_dims(rank, 1);
+          bias_dims.back() = yd.back();
+          memory::desc bias_md =
+              bias ? PlainDesc(bias_dims, memory::data_type::f32) : memory::desc();
+          dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b, bias_md,
+                                  PlainDesc(yd, memory::data_type::f32));
+          dnnl::post_ops ops;
+          AppendFusedPostOps(post_ops_, ops);
+          dnnl::primitive_attr attr;
+          attr.set_post_ops(ops);
+          return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+        }));
     matmul_.Reset(pd, user_b);
     a_shape_ = a;
     b_shape_ = b;
+    has_bias_ = bias;
     return Status::Ok();
   }
 
   FusedPostOps post_ops_;
   bool const_b_;
   Shape a_shape_, b_shape_;
+  bool has_bias_ = false;
   WeightedPrimitive matmul_;
 };
 

@@ -16,8 +16,8 @@ inline bool IsPostOpHost(const Node& node) {
          (node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul");
 }
 
-// Where a host's fused addend goes: right after the op's own inputs.
-inline size_t AddendSlot(const Node& host) { return host.op_type == "MatMul" ? 2 : 3; }
+// Where a host's fused addend goes: after the op's own inputs and MatMul's fused bias.
+inline size_t AddendSlot(const Node&) { return 3; }
 
 inline bool HasActivation(const Node& node) { return node.attrs.Has(kFusedActivationAttr); }
 inline bool HasSum(const Node& node) { return node.attrs.Has(kFusedSumAttr); }
