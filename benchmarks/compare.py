@@ -349,6 +349,9 @@ def bench_one(spec, threads, args):
         for r in range(args.rounds):
             order = RUNTIMES[r % 3:] + RUNTIMES[:r % 3]
             for kind in order:
+                # Let the previous runtime's threads stop spinning (ORT and OpenMP spin-wait
+                # for a while after a run) before the next one is timed.
+                time.sleep(args.gap_ms / 1e3)
                 before = {k: workers[k].cpu_seconds() for k in RUNTIMES if k != kind}
                 times = workers[kind].ask(f"run {args.iters}")["times_ms"]
                 for k, cpu in before.items():
@@ -414,6 +417,8 @@ def main():
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--quick", action="store_true",
                         help=f"development: {','.join(QUICK_MODELS)}, 3 rounds of 3, warmup 1")
+    parser.add_argument("--gap-ms", type=float, default=100,
+                        help="pause before each round (lets spinning threads go idle)")
     parser.add_argument("--pin", action="store_true",
                         help="pin every worker to CPUs 0..N-1 (N = threads)")
     parser.add_argument("--accel", default=os.environ.get(
@@ -516,7 +521,7 @@ def main():
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"precision": args.precision, "rounds": args.rounds, "iters": args.iters,
-                       "warmup": args.warmup, "pin": args.pin, "accel": args.accel,
+                       "warmup": args.warmup, "gap_ms": args.gap_ms, "pin": args.pin, "accel": args.accel,
                        "elapsed_s": elapsed, "loadavg": os.getloadavg(),
                        "results": {str(t): results[t] for t in thread_counts},
                        "summary": {str(t): s for t, s in summary.items()}}, f, indent=1)
