@@ -213,6 +213,7 @@ def start_worker(kind, spec, threads, args, warmup):
                "--warmup", str(warmup)] + input_flags(spec)
         if args.precision != "fp32":
             cmd += ["--precision", args.precision]
+        cmd += args.accel_arg
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--model",
                spec["path"], "--threads", str(threads), "--warmup", str(warmup),
@@ -309,6 +310,7 @@ def check_outputs(spec, args, tmp):
     cmd = [args.accel, "run", spec["path"], "--threads", "1", "--output-dir", dirs["accel"]]
     if args.precision != "fp32":
         cmd += ["--precision", args.precision]
+    cmd += args.accel_arg
     done = subprocess.run(cmd + input_flags(spec), capture_output=True, text=True)
     if done.returncode != 0:
         return None, f"accel run failed: {done.stderr.strip()[-500:]}"
@@ -403,6 +405,14 @@ def print_table(threads, rows, precision):
             g = geomean([row["accel"]["median_ms"] / row[kind]["median_ms"] for row in timed])
             print(f"geomean libaccel / {LABELS[kind]} median latency: {g:.3f} "
                   f"({len(timed)} models)")
+        slower = [row["model"] for row in timed if row["ort"]["ratio"] < 1]
+        slow_create = [row["model"] for row in timed
+                       if row["accel"]["create_ms"] > row["ort"]["create_ms"]]
+        print(f"libaccel slower than ONNX Runtime on: {', '.join(slower) or 'none'}")
+        print(f"libaccel create > ONNX Runtime create on: {', '.join(slow_create) or 'none'}")
+    skipped = [row["model"] for row in rows if "skipped" in row]
+    if skipped:
+        print(f"not timed (left out of the geomeans): {', '.join(skipped)}")
 
 
 def main():
@@ -423,6 +433,9 @@ def main():
                         help="pin every worker to CPUs 0..N-1 (N = threads)")
     parser.add_argument("--accel", default=os.environ.get(
         "ACCEL_BIN", os.path.join(REPO, "build", "tools", "accel")), help="the accel binary")
+    parser.add_argument("--accel-arg", action="append", default=[],
+                        help="extra flag for `accel bench` and `accel run`, e.g. "
+                        "--accel-arg=--opt-level=0; repeatable")
     parser.add_argument("--model-dir", default=os.environ.get("ACCEL_MODEL_DIR") or
                         "/work/shared/models", help="real models (default $ACCEL_MODEL_DIR)")
     parser.add_argument("--test-models-dir", default=os.environ.get(
@@ -522,6 +535,7 @@ def main():
         with open(args.json_out, "w") as f:
             json.dump({"precision": args.precision, "rounds": args.rounds, "iters": args.iters,
                        "warmup": args.warmup, "gap_ms": args.gap_ms, "pin": args.pin, "accel": args.accel,
+                       "accel_args": args.accel_arg,
                        "elapsed_s": elapsed, "loadavg": os.getloadavg(),
                        "results": {str(t): results[t] for t in thread_counts},
                        "summary": {str(t): s for t, s in summary.items()}}, f, indent=1)
