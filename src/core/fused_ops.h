@@ -9,7 +9,9 @@
 //   accel_activation_beta   float: the activation's second parameter (default 0)
 //   accel_sum               int: 1 = input 3 (after the op's inputs; omitted optional inputs
 //                           before it stay empty), of the output's exact shape, is added to the
-//                           output before the activation: y = act(op(...) + addend).
+//                           output before the activation: y = act(op(...) + addend);
+//                           2 = the same input added after it: y = act(op(...)) + addend
+//                           (Conv and MatMul only).
 //
 // MatMul also takes an optional input 2: a float32 bias [N] along the output's last axis
 // (y = A x B + bias), which the optimizer fills from a following Add of a constant.

@@ -28,6 +28,7 @@ constexpr PassEntry kPasses[] = {
     {"fuse_matmul_bias", 2, RunFuseMatMulBias},
     {"fuse_residual_add", 2, RunFuseResidualAdd},
     {"fuse_activation", 2, RunFuseActivation},
+    {"fuse_activation_add", 2, RunFuseActivationAdd},
 };
 
 constexpr int kMaxLevel = 2;

@@ -119,5 +119,6 @@ Status RunFoldBatchNorm(Graph& g, PassContext& ctx);
 Status RunFuseMatMulBias(Graph& g, PassContext& ctx);
 Status RunFuseResidualAdd(Graph& g, PassContext& ctx);
 Status RunFuseActivation(Graph& g, PassContext& ctx);
+Status RunFuseActivationAdd(Graph& g, PassContext& ctx);
 
 }  // namespace accel::core

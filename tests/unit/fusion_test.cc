@@ -1,4 +1,5 @@
-// Post-op fusion passes (fuse_matmul_bias, fuse_residual_add, fuse_activation): for each pattern a
+// Post-op fusion passes (fuse_matmul_bias, fuse_residual_add, fuse_activation,
+// fuse_activation_add): for each pattern a
 // small model that contains it, checking that the pass fired (rewrites and nodes left) and that the
 // fused run equals the unoptimized run (optimization_level 0) within fp32 tolerance.
 #include <onnx/onnx_pb.h>
@@ -101,6 +102,7 @@ struct Fired {
   int bias = 0;
   int residual = 0;
   int activation = 0;
+  int activation_add = 0;
   size_t nodes = 0;
 };
 
@@ -114,6 +116,7 @@ Fired Optimize(const Builder& b) {
     if (r.name == "fuse_matmul_bias") fired.bias = r.rewrites;
     if (r.name == "fuse_residual_add") fired.residual = r.rewrites;
     if (r.name == "fuse_activation") fired.activation = r.rewrites;
+    if (r.name == "fuse_activation_add") fired.activation_add = r.rewrites;
   }
   fired.nodes = model->internal_impl().graph.nodes.size();
   return fired;
@@ -362,6 +365,52 @@ TEST_CASE("A bias Add along another axis is not fused", "[fusion]") {
   CHECK(fired.bias == 0);
   CHECK(fired.nodes == 2);
   CheckSameAsUnoptimized(b);
+}
+
+TEST_CASE("An Add after the fused activation joins as a sum after it", "[fusion]") {
+  SECTION("Conv + SiLU + residual Add (YOLOX bottleneck)") {
+    Builder b(13);
+    b.Input("x", {1, 4, 6, 6});
+    b.Input("r", {1, 8, 6, 6});
+    b.Conv("x", "y");
+    b.Node("Sigmoid", {"y"}, "s");
+    b.Node("Mul", {"y", "s"}, "act");
+    b.Node("Add", {"r", "act"}, "out");
+    b.Output("out");
+    Fired fired = Optimize(b);
+    CHECK(fired.activation == 1);
+    CHECK(fired.activation_add == 1);
+    CHECK(fired.nodes == 1);
+    CheckSameAsUnoptimized(b);
+  }
+  SECTION("MatMul + Relu + Add") {
+    Builder b(13);
+    b.Input("a", {2, 3, 5});
+    b.Input("r", {2, 3, 7});
+    b.Node("MatMul", {"a", b.Weight("w", {5, 7})}, "y");
+    b.Node("Relu", {"y"}, "act");
+    b.Node("Add", {"act", "r"}, "out");
+    b.Output("out");
+    Fired fired = Optimize(b);
+    CHECK(fired.activation == 1);
+    CHECK(fired.activation_add == 1);
+    CHECK(fired.nodes == 1);
+    CheckSameAsUnoptimized(b);
+  }
+  SECTION("not for Gemm") {
+    Builder b(13);
+    b.Input("a", {3, 5});
+    b.Input("r", {3, 7});
+    b.Node("Gemm", {"a", b.Weight("w", {5, 7})}, "y");
+    b.Node("Relu", {"y"}, "act");
+    b.Node("Add", {"act", "r"}, "out");
+    b.Output("out");
+    Fired fired = Optimize(b);
+    CHECK(fired.activation == 1);
+    CHECK(fired.activation_add == 0);
+    CHECK(fired.nodes == 2);
+    CheckSameAsUnoptimized(b);
+  }
 }
 
 TEST_CASE("Patterns that are not exact are left alone", "[fusion]") {

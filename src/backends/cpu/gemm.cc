@@ -83,6 +83,8 @@ Status InferGemm(core::InferContext& ctx) {
   }
   ctx.set_output(0, core::TensorType::Known(a.dtype, {m, n}));
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
+  // C already takes the one sum post-op before the activation.
+  if (ops.sum_after_activation) return InvalidModel("Gemm takes no addend after its activation");
   return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
 }
 

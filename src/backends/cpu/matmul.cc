@@ -84,15 +84,11 @@ class MatMulKernel final : public core::Kernel {
     if (addend) ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
     if (a.shape().back() == 0) {  // empty inner dimension: every dot product is 0
       std::span<float> out(y->data_as<float>(), y->element_count());
-      if (addend) {
-        ACCEL_RETURN_IF_ERROR(CopyFusedAddend(*addend, *y));
-      } else {
-        std::fill(out.begin(), out.end(), 0.0f);
-      }
+      std::fill(out.begin(), out.end(), 0.0f);
       if (bias) {
         for (size_t i = 0; i < out.size(); ++i) out[i] += bias->data_as<float>()[i % n];
       }
-      ApplyFusedActivation(post_ops_, out);
+      ApplyFusedPostOps(post_ops_, out, addend);
       return Status::Ok();
     }
     if (a.shape() != a_shape_ || b.shape() != b_shape_ || (bias != nullptr) != has_bias_) {

@@ -74,16 +74,17 @@ Result<FusedPostOps> ParseFusedPostOps(const core::Attributes& attrs) {
   ACCEL_ASSIGN_OR_RETURN(ops.alpha, attrs.GetFloat(core::kFusedAlphaAttr, 0.0f));
   ACCEL_ASSIGN_OR_RETURN(ops.beta, attrs.GetFloat(core::kFusedBetaAttr, 0.0f));
   ACCEL_ASSIGN_OR_RETURN(int64_t sum, attrs.GetInt(core::kFusedSumAttr, 0));
-  if (sum != 0 && sum != 1) {
-    return InvalidModel(std::string(core::kFusedSumAttr) + " must be 0 or 1, got " +
+  if (sum < 0 || sum > 2) {
+    return InvalidModel(std::string(core::kFusedSumAttr) + " must be 0, 1 or 2, got " +
                         std::to_string(sum));
   }
-  ops.sum = sum == 1;
+  ops.sum = sum != 0;
+  ops.sum_after_activation = sum == 2;
   return ops;
 }
 
 void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops) {
-  if (ops.sum) post_ops.append_sum(1.0f);
+  if (ops.sum && !ops.sum_after_activation) post_ops.append_sum(1.0f);
   switch (ops.activation) {
     case FusedActivation::kNone:
       break;
@@ -120,6 +121,7 @@ void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops) {
       post_ops.append_eltwise(1.0f, algorithm::eltwise_tanh, 0.0f, 0.0f);
       break;
   }
+  if (ops.sum && ops.sum_after_activation) post_ops.append_sum(1.0f);
 }
 
 Status CheckFusedAddend(const core::InferContext& ctx, const FusedPostOps& ops, size_t index,
@@ -166,6 +168,17 @@ Status CopyFusedAddend(const Tensor& addend, Tensor& dst) {
 void ApplyFusedActivation(const FusedPostOps& ops, std::span<float> data) {
   if (ops.activation == FusedActivation::kNone) return;
   for (float& x : data) x = Activate(ops, x);
+}
+
+void ApplyFusedPostOps(const FusedPostOps& ops, std::span<float> data, const Tensor* addend) {
+  const float* add = addend ? addend->data_as<float>() : nullptr;
+  if (add && !ops.sum_after_activation) {
+    for (size_t i = 0; i < data.size(); ++i) data[i] += add[i];
+  }
+  ApplyFusedActivation(ops, data);
+  if (add && ops.sum_after_activation) {
+    for (size_t i = 0; i < data.size(); ++i) data[i] += add[i];
+  }
 }
 
 }  // namespace accel::cpu

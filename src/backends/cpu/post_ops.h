@@ -32,6 +32,8 @@ struct FusedPostOps {
   float alpha = 0.0f;
   float beta = 0.0f;
   bool sum = false;  // an addend input follows the op's own inputs
+  // The addend comes after the activation (accel_sum 2): y = act(op) + addend.
+  bool sum_after_activation = false;
 
   bool empty() const { return activation == FusedActivation::kNone && !sum; }
 };
@@ -40,7 +42,7 @@ struct FusedPostOps {
 // InvalidModel error.
 Result<FusedPostOps> ParseFusedPostOps(const core::Attributes& attrs);
 
-// Appends the sum (scale 1, when `ops.sum`) and the activation to `post_ops`, in that order.
+// Appends the sum (scale 1, when `ops.sum`) and the activation to `post_ops`, in their order.
 void AppendFusedPostOps(const FusedPostOps& ops, dnnl::post_ops& post_ops);
 
 // Shape rule part: when `ops.sum`, input `index` must be present, have the output's dtype and
@@ -57,5 +59,8 @@ Status CopyFusedAddend(const Tensor& addend, Tensor& dst);
 // Applies the activation in place without oneDNN, for outputs no primitive computes (an empty
 // inner dimension).
 void ApplyFusedActivation(const FusedPostOps& ops, std::span<float> data);
+
+// The same for `data` holding the op's result only: activation and addend in their order.
+void ApplyFusedPostOps(const FusedPostOps& ops, std::span<float> data, const Tensor* addend);
 
 }  // namespace accel::cpu

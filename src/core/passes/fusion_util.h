@@ -7,6 +7,7 @@
 
 #include "core/fused_ops.h"
 #include "core/graph.h"
+#include "core/optimizer.h"
 
 namespace accel::core::fusion {
 
@@ -51,6 +52,33 @@ inline int OtherInput(const Node& node, int v) {
   if (node.inputs[0] == v && node.inputs[1] != v) return node.inputs[1];
   if (node.inputs[1] == v && node.inputs[0] != v) return node.inputs[0];
   return kNoValue;
+}
+
+// Same rank and dims, where a dim unknown on one side must be unknown on the other: Add never
+// broadcasts between them as far as load-time types can tell (the kernel checks the run).
+inline bool SameShape(const TensorType& a, const TensorType& b) {
+  return a.has_shape && b.has_shape && a.dims == b.dims;
+}
+
+// When `y` only feeds an Add whose other operand has y's exact shape (a residual connection),
+// returns that operand and sets `add_node`; else kNoValue.
+inline int FusableAddend(const Graph& g, const ValueUses& uses, const PassContext& ctx, int y,
+                         int* add_node) {
+  if (uses.is_graph_output(y) || uses.consumers(y).size() != 1) return kNoValue;
+  const int a = uses.consumers(y)[0].node;
+  const Node& add = g.nodes[a];
+  if (ctx.IsRemoved(a) || !add.domain.empty() || add.op_type != "Add" || add.outputs.size() != 1) {
+    return kNoValue;
+  }
+  const int r = OtherInput(add, y);
+  const int z = add.outputs[0];
+  if (r == kNoValue || !IsFloat32(g, r) || !IsFloat32(g, z)) return kNoValue;
+  const TensorType& yt = g.values[y].type;
+  if (!SameShape(yt, g.values[r].type) || !SameShape(yt, g.values[z].type)) return kNoValue;
+  // Before opset 7 Add broadcasts only by attribute; a broadcast there is no residual.
+  if (add.attrs.Has("broadcast") || add.attrs.Has("axis")) return kNoValue;
+  *add_node = a;
+  return r;
 }
 
 }  // namespace accel::core::fusion
