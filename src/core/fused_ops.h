@@ -1,7 +1,7 @@
 // Internal node attributes through which the graph optimizer fuses work into Conv, Gemm and
 // MatMul nodes; the CPU kernels run them as oneDNN post-ops. Only the optimizer sets them.
 //
-//   accel_activation        string: the activation applied last to the output, one of
+//   accel_activation        string: the activation applied to the output, one of
 //                           Relu, LeakyRelu (alpha = slope), Clip (alpha = min, beta = max),
 //                           Sigmoid, HardSigmoid (y = clip(alpha * x + beta, 0, 1)), HardSwish,
 //                           SiLU (x * sigmoid(x)), Gelu (erf form), GeluTanh (tanh form), Tanh.
