@@ -18,46 +18,11 @@
 namespace accel {
 namespace {
 
-using testing::AddNode;
-using testing::FloatTensor;
-using testing::SetElemType;
-using testing::SetTensorType;
-
 constexpr int kFloat = onnx::TensorProto::FLOAT;
 
 // A model assembled node by node: float inputs, random float weights, scalar constants.
-struct Builder {
-  onnx::ModelProto m;
-  std::mt19937 rng{42};
-
-  explicit Builder(int opset) {
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(opset);
-    m.mutable_graph()->set_name("fusion");
-  }
-  void Input(const std::string& name, const std::vector<testing::Dim>& dims) {
-    SetTensorType(m.mutable_graph()->add_input(), name, kFloat, dims);
-  }
-  void Output(const std::string& name) {
-    SetElemType(m.mutable_graph()->add_output(), name, kFloat);
-  }
-  std::string Weight(const std::string& name, const std::vector<int64_t>& dims) {
-    std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-    int64_t count = 1;
-    for (int64_t d : dims) count *= d;
-    std::vector<float> values(count);
-    for (float& v : values) v = dist(rng);
-    *m.mutable_graph()->add_initializer() = FloatTensor(name, dims, values);
-    return name;
-  }
-  std::string Scalar(const std::string& name, float value) {
-    *m.mutable_graph()->add_initializer() = FloatTensor(name, {}, {value});
-    return name;
-  }
-  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& ins,
-                        const std::string& out) {
-    return AddNode(m, out + "_node", op, ins, {out});
-  }
+struct Builder : testing::GraphBuilder {
+  explicit Builder(int opset) : GraphBuilder(opset, /*seed=*/42) {}
   // x [1,4,6,6] -> Conv 3x3 pad 1 with bias -> `out` [1,8,6,6].
   void Conv(const std::string& x, const std::string& out) {
     onnx::NodeProto* n =

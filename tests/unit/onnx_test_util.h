@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -175,6 +176,50 @@ struct OneNodeModel {
     *node->add_attribute() = IntsAttr(name, values);
   }
   Result<Model> Load() const { return LoadModel(model.SerializeAsString()); }
+};
+
+// A float model assembled node by node, with seeded random weights: the optimizer and fusion
+// tests build their patterns with it.
+struct GraphBuilder {
+  onnx::ModelProto m;
+  std::mt19937 rng;
+
+  GraphBuilder(int opset, unsigned seed) : rng(seed) {
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(opset);
+    m.mutable_graph()->set_name("built");
+  }
+  void Input(const std::string& name, const std::vector<Dim>& dims) {
+    SetTensorType(m.mutable_graph()->add_input(), name, onnx::TensorProto::FLOAT, dims);
+  }
+  void Output(const std::string& name, int type = onnx::TensorProto::FLOAT) {
+    SetElemType(m.mutable_graph()->add_output(), name, type);
+  }
+  // A constant with random values in [lo, hi).
+  std::string Weight(const std::string& name, const std::vector<int64_t>& dims, float lo = -0.5f,
+                     float hi = 0.5f) {
+    std::uniform_real_distribution<float> dist(lo, hi);
+    int64_t count = 1;
+    for (int64_t d : dims) count *= d;
+    std::vector<float> values(count);
+    for (float& v : values) v = dist(rng);
+    *m.mutable_graph()->add_initializer() = FloatTensor(name, dims, values);
+    return name;
+  }
+  std::string Scalar(const std::string& name, float value) {
+    *m.mutable_graph()->add_initializer() = FloatTensor(name, {}, {value});
+    return name;
+  }
+  std::string Ints(const std::string& name, const std::vector<int64_t>& dims,
+                   const std::vector<int64_t>& values) {
+    *m.mutable_graph()->add_initializer() = Int64Tensor(name, dims, values);
+    return name;
+  }
+  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& ins,
+                        const std::string& out) {
+    return AddNode(m, out + "_node", op, ins, {out});
+  }
+  std::string Bytes() const { return m.SerializeAsString(); }
 };
 
 }  // namespace accel::testing

@@ -17,51 +17,15 @@
 namespace accel {
 namespace {
 
-using testing::AddNode;
 using testing::FloatTensor;
-using testing::Int64Tensor;
 using testing::IntAttr;
 using testing::IntsAttr;
-using testing::SetElemType;
 using testing::SetTensorType;
 
 constexpr int kFloat = onnx::TensorProto::FLOAT;
 
-struct Builder {
-  onnx::ModelProto m;
-  std::mt19937 rng{7};
-
-  explicit Builder(int opset = 13) {
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(opset);
-    m.mutable_graph()->set_name("optimizer");
-  }
-  void Input(const std::string& name, const std::vector<testing::Dim>& dims) {
-    SetTensorType(m.mutable_graph()->add_input(), name, kFloat, dims);
-  }
-  void Output(const std::string& name, int type = kFloat) {
-    SetElemType(m.mutable_graph()->add_output(), name, type);
-  }
-  // Random values in [lo, hi).
-  std::string Weight(const std::string& name, const std::vector<int64_t>& dims, float lo = -0.5f,
-                     float hi = 0.5f) {
-    std::uniform_real_distribution<float> dist(lo, hi);
-    int64_t count = 1;
-    for (int64_t d : dims) count *= d;
-    std::vector<float> values(count);
-    for (float& v : values) v = dist(rng);
-    *m.mutable_graph()->add_initializer() = FloatTensor(name, dims, values);
-    return name;
-  }
-  std::string Ints(const std::string& name, const std::vector<int64_t>& dims,
-                   const std::vector<int64_t>& values) {
-    *m.mutable_graph()->add_initializer() = Int64Tensor(name, dims, values);
-    return name;
-  }
-  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& ins,
-                        const std::string& out) {
-    return AddNode(m, out + "_node", op, ins, {out});
-  }
+struct Builder : testing::GraphBuilder {
+  explicit Builder(int opset = 13) : GraphBuilder(opset, /*seed=*/7) {}
   // BatchNormalization of x over `channels` with random constant parameters.
   void BatchNorm(const std::string& x, int64_t channels, const std::string& out) {
     Node("BatchNormalization",
@@ -71,7 +35,6 @@ struct Builder {
           Weight(out + "_var", {channels}, 0.2f, 2.0f)},
          out);
   }
-  std::string Bytes() const { return m.SerializeAsString(); }
 };
 
 Model Load(const Builder& b, int level, std::vector<std::string> disabled = {}) {
