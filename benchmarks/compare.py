@@ -1,4 +1,4 @@
-#!/work/main/.venv/bin/python
+#!/usr/bin/env python3
 """Side-by-side latency of libaccel, ONNX Runtime and OpenVINO on the same models and inputs.
 
 Every runtime runs in its own long-lived worker process (libaccel: `accel bench --serve`; ONNX
@@ -436,8 +436,10 @@ def main():
     parser.add_argument("--accel-arg", action="append", default=[],
                         help="extra flag for `accel bench` and `accel run`, e.g. "
                         "--accel-arg=--opt-level=0; repeatable")
-    parser.add_argument("--model-dir", default=os.environ.get("ACCEL_MODEL_DIR") or
-                        "/work/shared/models", help="real models (default $ACCEL_MODEL_DIR)")
+    parser.add_argument("--model-dir", default=os.environ.get("ACCEL_MODEL_DIR") or os.path.join(
+                            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                            "libaccel", "models"),
+                        help="real models (default $ACCEL_MODEL_DIR, else the fetcher's cache)")
     parser.add_argument("--test-models-dir", default=os.environ.get(
         "ACCEL_TEST_MODELS_DIR", os.path.join(REPO, "build", "test_models")),
         help="exported models (make_reference.py output)")

@@ -69,7 +69,7 @@ set(model_dir "$ENV{ACCEL_MODEL_DIR}")
 
 if(model_dir STREQUAL "")
   message(STATUS "libaccel: real-model tests not registered: set ACCEL_MODEL_DIR at configure "
-                 "time (e.g. ACCEL_MODEL_DIR=/work/shared/models cmake ...)")
+                 "time (e.g. ACCEL_MODEL_DIR=../shared/models cmake ...)")
 elseif(NOT have_reference_python)
   message(STATUS "libaccel: real-model tests not registered: ${ACCEL_REFERENCE_PYTHON} lacks "
                  "onnx/numpy")

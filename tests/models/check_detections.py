@@ -1,4 +1,4 @@
-#!/work/main/.venv/bin/python
+#!/usr/bin/env python3
 """Runs the detect example on a real model and checks its decoded result against expected.json.
 
 yolox_nano / fastestdet on images/dog.jpg: every label of --require must be detected, and

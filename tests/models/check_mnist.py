@@ -1,4 +1,4 @@
-#!/work/main/.venv/bin/python
+#!/usr/bin/env python3
 """Runs `accel run` on the stored MNIST input and checks the predicted digit.
 
 The digit expected is expected.json's decoded.digit (7: the input is a rendered "7"). The input

@@ -1,4 +1,4 @@
-#!/work/main/.venv/bin/python
+#!/usr/bin/env python3
 """Builds ONNX-backend-test directories for the models export_torch.py exports.
 
 Run with an interpreter that has onnx, onnxruntime and numpy (the project's .venv). It runs

@@ -1,4 +1,4 @@
-#!/work/main/.venv/bin/python
+#!/usr/bin/env python3
 """Makes `accel verify` test directories for the real models in a model directory.
 
 For each NAME, OUT/NAME/ gets symlinks to MODEL_DIR/NAME/*.onnx and its test_data_set_*

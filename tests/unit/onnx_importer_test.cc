@@ -130,7 +130,8 @@ onnx::TensorProto ExternalTensor(const std::string& name, int64_t n, const std::
 
 std::string ModelDir() {
   const char* env = std::getenv("ACCEL_MODEL_DIR");
-  return env && *env ? env : "/work/shared/models";
+  // Without the variable, the shared model folder beside the checkout (as CI lays it out).
+  return env && *env ? env : std::string(ACCEL_SOURCE_DIR) + "/../shared/models";
 }
 
 // ---------------------------------------------------------------------------------------------

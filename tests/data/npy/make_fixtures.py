@@ -1,6 +1,6 @@
 """Regenerates the .npy fixtures of tests/unit/npy_io_test.cc with numpy (the reference writer).
 
-Run from this directory: /work/main/.venv/bin/python make_fixtures.py
+Run from this directory with the project venv: ../../../.venv/bin/python make_fixtures.py
 Every array holds arange(6) reshaped to (2, 3), cast to the dtype, unless noted.
 """
 import numpy as np
