@@ -1,11 +1,13 @@
 // `accel bench`: load/prepare time, first-run time and steady-state latency of a model.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "accel/accel.h"
@@ -31,7 +33,8 @@ Options:
   --shape NAME=DIMS  shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
   --input NAME=FILE  feed input NAME from FILE (.npy or .pb); repeatable
   --json             print one JSON object: model, threads, warmup, iters, create_ms,
-                     first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib
+                     first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib,
+                     idle_cpu_ms_per_s (process CPU time during a 1 s sleep after the last run)
   --serve            after the warmup runs print {"create_ms", "first_run_ms", "threads"} as
                      one JSON line, then read commands from stdin, one per line:
                      "run K" times K runs and prints {"times_ms": [...]}; "quit" (or end of
@@ -67,6 +70,28 @@ double PeakRssMib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+double ProcessCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// CPU time the whole process burns while the caller sleeps 1 s right after a run: worker
+// threads that keep spinning after the last parallel region show up here.
+//
+// libaccel keeps libgomp's default wait policy on purpose. With OMP_WAIT_POLICY unset, an idle
+// worker spins ~300k iterations (measured 7-11 ms of CPU in total at 2 threads) and then sleeps
+// on a futex, so an idle Session costs ~1% of a core once, not continuously. PASSIVE brings it
+// to 0.05 ms but made 2-thread runs much slower (interleaved: yolox_nano median 24-34 -> 45-56
+// ms, resnet18 22-42 -> 28-43 ms), since oneDNN enters hundreds of parallel regions per run.
+// Setting the variables from the library is not possible anyway: libgomp reads them in its own
+// ELF constructor, which runs before any constructor of libaccel or of the program.
+double IdleCpuMsPerSecond() {
+  double before = ProcessCpuMs();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  return ProcessCpuMs() - before;
 }
 
 std::string JsonString(const std::string& s) {
@@ -181,14 +206,16 @@ int BenchCommand(std::span<const std::string> args) {
                       : (samples[samples.size() / 2 - 1] + samples[samples.size() / 2]) / 2;
   double p90 = Percentile(samples, 90);
   double rss = PeakRssMib();
+  double idle_cpu = IdleCpuMsPerSecond();
 
   if (parsed->Has("json")) {
     std::printf(
         "{\"model\": %s, \"threads\": %d, \"warmup\": %lld, \"iters\": %lld, \"create_ms\": %.4f, "
         "\"first_run_ms\": %.4f, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"min_ms\": %.4f, "
-        "\"peak_rss_mib\": %.2f}\n",
+        "\"peak_rss_mib\": %.2f, \"idle_cpu_ms_per_s\": %.2f}\n",
         JsonString(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
-        static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss);
+        static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss,
+        idle_cpu);
   } else {
     std::printf("model        %s\n", path.c_str());
     std::printf("threads      %d\n", session->num_threads());
@@ -200,6 +227,7 @@ int BenchCommand(std::span<const std::string> args) {
         median, p90, samples.front(), static_cast<long long>(*iters),
         static_cast<long long>(*warmup));
     std::printf("peak RSS     %.1f MiB\n", rss);
+    std::printf("idle CPU     %.2f ms per 1 s sleep after the last run\n", idle_cpu);
   }
   return kExitOk;
 }
