@@ -46,6 +46,13 @@ Status Executor::BindInputs(std::span<const NamedTensor> inputs,
     int v = g.FindValue(in.name);
     bool is_input = false;
     for (int gi : g.inputs) is_input |= gi == v;
+    if (v != kNoValue && !is_input && g.values[v].producer == kNoValue) {
+      // An initializer listed as a graph input that the optimizer folded (fold_batchnorm).
+      return InvalidArgument("input '" + in.name +
+                             "' is a constant of the optimized model and cannot be fed; load "
+                             "with optimization_level 0 or disable pass fold_batchnorm to "
+                             "override it");
+    }
     if (v == kNoValue || !is_input) {
       std::string names;
       for (const ValueInfo& info : model_->inputs) names += (names.empty() ? "" : ", ") + info.name;

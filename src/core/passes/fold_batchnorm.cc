@@ -1,6 +1,13 @@
 // Folds an inference BatchNormalization into the Conv, ConvTranspose, Gemm or MatMul (constant
 // 2-D weights, BN over the last axis) that feeds it: y = (x - mean) * s + shift with
 // s = scale / sqrt(var + eps) becomes weights scaled per output channel and a new bias.
+//
+// Initializers that are also graph inputs (IR >= 4 "overridable" constants; exporters such as
+// older PyTorch list every weight that way) fold too when only the Conv/BN reads them: the
+// optimized model then no longer lists them as inputs, so feeding one is an error that names it
+// instead of being silently ignored. Load with optimization_level 0 or disable this pass to keep
+// them overridable.
+#include <algorithm>
 #include <cmath>
 
 #include "core/optimizer.h"
@@ -15,14 +22,30 @@ struct ChannelAffine {
   std::vector<double> add;
 };
 
-const Tensor* FixedFloat(const Graph& g, const Node& node, size_t i) {
-  if (i >= node.inputs.size() || !IsFixedConstant(g, node.inputs[i])) return nullptr;
-  const Tensor& t = *g.values[node.inputs[i]].constant;
+// Input i of node n when it is a float32 constant the fold may consume: a fixed constant, or an
+// overridable initializer (a graph input with a default) that only node n reads.
+const Tensor* FixedFloat(const Graph& g, const ValueUses& uses, size_t n, size_t i) {
+  const Node& node = g.nodes[n];
+  if (i >= node.inputs.size()) return nullptr;
+  const int v = node.inputs[i];
+  if (v == kNoValue || !g.values[v].constant) return nullptr;
+  if (!IsFixedConstant(g, v) && !uses.OnlyUsedBy(v, static_cast<int>(n))) return nullptr;
+  const Tensor& t = *g.values[v].constant;
   return t.dtype() == DType::kFloat32 ? &t : nullptr;
 }
 
+// Once a fold has consumed node n's inputs, the overridable ones among them stop being graph
+// inputs: a caller feeding one gets an error rather than a value nothing reads.
+void FreezeInputs(Graph& g, const std::vector<int>& consumed) {
+  std::erase_if(g.inputs, [&](int v) {
+    return g.values[v].constant && std::find(consumed.begin(), consumed.end(), v) != consumed.end();
+  });
+}
+
 // The BN's affine form when it is a foldable inference BN with constant [C] parameters.
-std::optional<ChannelAffine> ReadBatchNorm(const Graph& g, const Node& bn, int version) {
+std::optional<ChannelAffine> ReadBatchNorm(const Graph& g, const ValueUses& uses, size_t n,
+                                           int version) {
+  const Node& bn = g.nodes[n];
   if (bn.inputs.size() != 5) return std::nullopt;
   for (size_t i = 1; i < bn.outputs.size(); ++i) {
     if (bn.outputs[i] != kNoValue) return std::nullopt;  // training outputs
@@ -39,7 +62,7 @@ std::optional<ChannelAffine> ReadBatchNorm(const Graph& g, const Node& bn, int v
   if (!eps.ok()) return std::nullopt;
   const Tensor* p[4];
   for (int i = 0; i < 4; ++i) {
-    p[i] = FixedFloat(g, bn, i + 1);
+    p[i] = FixedFloat(g, uses, n, i + 1);
     if (!p[i] || p[i]->rank() != 1) return std::nullopt;
   }
   const int64_t c = p[0]->element_count();
@@ -81,12 +104,13 @@ std::vector<double> ToDouble(const Tensor* t) {
 
 // Conv: weights [C, Cin/g, k...]. ConvTranspose: weights [Cin, C/g, k...], output channel of
 // (ci, m) is (ci / (Cin/g)) * (C/g) + m. Returns false when the shapes do not fit.
-Result<bool> FoldConv(Graph& g, Node& conv, const ChannelAffine& a) {
-  const Tensor* w = FixedFloat(g, conv, 1);
+Result<bool> FoldConv(Graph& g, const ValueUses& uses, size_t n, const ChannelAffine& a) {
+  Node& conv = g.nodes[n];
+  const Tensor* w = FixedFloat(g, uses, n, 1);
   if (!w || w->rank() < 3) return false;
   const Tensor* bias = nullptr;
   if (conv.inputs.size() > 2 && conv.inputs[2] != kNoValue) {
-    bias = FixedFloat(g, conv, 2);
+    bias = FixedFloat(g, uses, n, 2);
     if (!bias || bias->element_count() != static_cast<int64_t>(a.mul.size())) return false;
   }
   const bool transposed = conv.op_type == "ConvTranspose";
@@ -126,8 +150,9 @@ Result<Tensor> ScaleColumns(const Tensor& w, bool trans, double alpha, const Cha
   return nw;
 }
 
-Result<bool> FoldGemm(Graph& g, Node& gemm, const ChannelAffine& a) {
-  const Tensor* w = FixedFloat(g, gemm, 1);
+Result<bool> FoldGemm(Graph& g, const ValueUses& uses, size_t n, const ChannelAffine& a) {
+  Node& gemm = g.nodes[n];
+  const Tensor* w = FixedFloat(g, uses, n, 1);
   const int64_t m = static_cast<int64_t>(a.mul.size());
   if (!w || w->rank() != 2) return false;
   ACCEL_ASSIGN_OR_RETURN(int64_t trans_b, gemm.attrs.GetInt("transB", 0));
@@ -137,7 +162,7 @@ Result<bool> FoldGemm(Graph& g, Node& gemm, const ChannelAffine& a) {
   // Only a C that is constant along the batch axis ([M], [1,M], scalar) can become a bias.
   std::vector<double> c_vec;
   if (gemm.inputs.size() > 2 && gemm.inputs[2] != kNoValue) {
-    const Tensor* c = FixedFloat(g, gemm, 2);
+    const Tensor* c = FixedFloat(g, uses, n, 2);
     if (!c || c->rank() > 2 || (c->rank() == 2 && c->shape()[0] != 1)) return false;
     const int64_t n = c->element_count();
     if (n != m && n != 1) return false;
@@ -169,20 +194,24 @@ Status RunFoldBatchNorm(Graph& g, PassContext& ctx) {
     if (!prod.domain.empty() || prod.outputs.size() != 1) continue;
     const TensorType& xt = g.values[x].type;
     if (xt.dtype != DType::kFloat32 || !xt.has_shape) continue;
-    std::optional<ChannelAffine> a = ReadBatchNorm(g, bn, ctx.op_version(b));
+    std::optional<ChannelAffine> a = ReadBatchNorm(g, uses, b, ctx.op_version(b));
     if (!a) continue;
     const int64_t channels = static_cast<int64_t>(a->mul.size());
     if (xt.rank() < 2 || (xt.dims[1] >= 0 && xt.dims[1] != channels)) continue;
 
+    // Everything the fold may consume, read before it rewires the producer's inputs.
+    std::vector<int> consumed(bn.inputs.begin() + 1, bn.inputs.end());
+    consumed.insert(consumed.end(), prod.inputs.begin() + std::min<size_t>(1, prod.inputs.size()),
+                    prod.inputs.end());
     bool folded = false;
     const std::string& op = prod.op_type;
     if (op == "Conv" || op == "ConvTranspose") {
-      ACCEL_ASSIGN_OR_RETURN(folded, FoldConv(g, prod, *a));
+      ACCEL_ASSIGN_OR_RETURN(folded, FoldConv(g, uses, p, *a));
     } else if (op == "Gemm" && xt.rank() == 2) {
-      ACCEL_ASSIGN_OR_RETURN(folded, FoldGemm(g, prod, *a));
+      ACCEL_ASSIGN_OR_RETURN(folded, FoldGemm(g, uses, p, *a));
     } else if (op == "MatMul" && xt.rank() == 2 && bn.opset >= 7) {
       // No bias input: the BN becomes an Add of the folded shift.
-      const Tensor* w = FixedFloat(g, prod, 1);
+      const Tensor* w = FixedFloat(g, uses, p, 1);
       if (w && w->rank() == 2 && w->shape()[1] == channels) {
         ACCEL_ASSIGN_OR_RETURN(Tensor nw, ScaleColumns(*w, false, 1.0, *a));
         ACCEL_ASSIGN_OR_RETURN(Tensor nb, FoldedBias({}, *a));
@@ -191,11 +220,14 @@ Status RunFoldBatchNorm(Graph& g, PassContext& ctx) {
         bn.op_type = "Add";
         bn.attrs = Attributes();
         bn.inputs = {x, AddConstant(g, base + "_bnfold_bias", std::move(nb))};
+        consumed.resize(5);  // the BN's parameters and the MatMul's weights
+        FreezeInputs(g, consumed);
         ctx.CountRewrite();
       }
       continue;
     }
     if (!folded) continue;
+    FreezeInputs(g, consumed);
     // The producer now writes the BN's output, which keeps its name.
     g.nodes[p].outputs[0] = g.nodes[b].outputs[0];
     ctx.RemoveNode(b);
