@@ -117,7 +117,7 @@ class ConvKernel final : public core::Kernel {
     attr.set_post_ops(ops);
     ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
                                         "Conv", dnnl::algorithm::convolution_direct, x, any_weights,
-                                        bias_md, y, win, attr, BlockedIo()));
+                                        bias_md, y, win, attr, BlockedIo(post_ops_, win, group_)));
     conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32),
                 PlainDesc(x, memory::data_type::f32), PlainDesc(y, memory::data_type::f32));
     x_shape_ = x;
@@ -126,10 +126,20 @@ class ConvKernel final : public core::Kernel {
     return Status::Ok();
   }
 
-  // oneDNN's convolutions on plain NCHW data are gemm-based and apply eltwise post-ops one
-  // element at a time; in blocked layouts they run jit kernels with the post-ops fused, which
-  // outweighs the reorders at the boundary.
-  bool BlockedIo() const { return post_ops_.activation != FusedActivation::kNone; }
+  // oneDNN's convolutions on plain NCHW data are gemm-based: they apply eltwise post-ops one
+  // element at a time, and every conv but an ungrouped 1x1 stride-1 one first copies its input
+  // into an im2col buffer (grouped and depthwise ones group by group). In the layouts oneDNN
+  // chooses itself it runs jit kernels instead, which outweighs the reorders at the boundary;
+  // a plain 1x1 conv is one GEMM on NCHW and its reorders would cost more than they save.
+  static bool BlockedIo(const FusedPostOps& post_ops, const Window& win, int64_t group) {
+    if (post_ops.activation != FusedActivation::kNone || group != 1) return true;
+    auto not_one = [](int64_t d) { return d != 1; };
+    auto not_zero = [](int64_t d) { return d != 0; };
+    return std::ranges::any_of(win.kernel, not_one) || std::ranges::any_of(win.strides, not_one) ||
+           std::ranges::any_of(win.dilations, not_one) ||
+           std::ranges::any_of(win.pad_begin, not_zero) ||
+           std::ranges::any_of(win.pad_end, not_zero);
+  }
 
   WindowAttrs attrs_;
   int64_t group_;
