@@ -163,8 +163,7 @@ int InspectCommand(std::span<const std::string> args) {
   int overridable = 0;
   for (int v : g.inputs) overridable += g.values[v].constant.has_value();
   if (overridable) {
-    std::printf("  (+%d initializers also listed as inputs; they may be fed to override them)\n",
-                overridable);
+    std::printf("  (+%d initializers also listed as inputs)\n", overridable);
   }
   PrintValues("outputs", g, g.outputs, /*skip_constants=*/false);
 
@@ -202,6 +201,13 @@ int InspectCommand(std::span<const std::string> args) {
     return kExitOk;
   }
   PrintPlan(model->internal_impl());
+  if (overridable) {
+    // Folding turns some of them into plain constants; count what the optimized model keeps.
+    const core::Graph& optimized = model->internal_impl().graph;
+    int still = 0;
+    for (int v : optimized.inputs) still += optimized.values[v].constant.has_value();
+    std::printf("initializers the caller may still override: %d of %d\n", still, overridable);
+  }
   return kExitOk;
 }
 
