@@ -42,15 +42,7 @@ testing::GraphBuilder ConvBn(bool share_scale) {
   return b;
 }
 
-Model Load(const testing::GraphBuilder& b, int level) {
-  LoadOptions options;
-  options.optimization_level = level;
-  const std::string bytes = b.m.SerializeAsString();
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)), options);
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
-  return *model;
-}
+Model Load(const testing::GraphBuilder& b, int level) { return b.Require(level); }
 
 int FoldCount(const Model& model) {
   for (const core::PassReport& r : model.internal_impl().optimizer_report) {

@@ -34,25 +34,20 @@ struct Builder : testing::GraphBuilder {
 // Runs the model on inputs drawn from [-3, 3] (every activation's interesting range) and
 // returns output "out".
 std::vector<float> RunModel(const Builder& b, int level) {
-  LoadOptions options;
-  options.optimization_level = level;
-  const std::string bytes = b.m.SerializeAsString();
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)), options);
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
+  Model model = b.Require(level);
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
   std::vector<std::vector<float>> buffers;
   std::vector<NamedTensor> inputs;
-  buffers.reserve(model->inputs().size());
-  for (const ValueInfo& info : model->inputs()) {
+  buffers.reserve(model.inputs().size());
+  for (const ValueInfo& info : model.inputs()) {
     int64_t count = 1;
     for (int64_t d : info.dims) count *= d;
     std::vector<float>& data = buffers.emplace_back(count);
     for (float& v : data) v = dist(rng);
     inputs.push_back({info.name, Tensor::View(DType::kFloat32, Shape(info.dims), data.data())});
   }
-  Result<Session> session = Session::Create(*model);
+  Result<Session> session = Session::Create(model);
   INFO(session.status().ToString());
   REQUIRE(session.ok());
   Result<std::vector<NamedTensor>> out = session->Run(inputs);
@@ -72,18 +67,15 @@ struct Fired {
 };
 
 Fired Optimize(const Builder& b) {
-  const std::string bytes = b.m.SerializeAsString();
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
+  Model model = testing::RequireModel(b.Bytes());  // the default level: every pass
   Fired fired;
-  for (const core::PassReport& r : model->internal_impl().optimizer_report) {
+  for (const core::PassReport& r : model.internal_impl().optimizer_report) {
     if (r.name == "fuse_matmul_bias") fired.bias = r.rewrites;
     if (r.name == "fuse_residual_add") fired.residual = r.rewrites;
     if (r.name == "fuse_activation") fired.activation = r.rewrites;
     if (r.name == "fuse_activation_add") fired.activation_add = r.rewrites;
   }
-  fired.nodes = model->internal_impl().graph.nodes.size();
+  fired.nodes = model.internal_impl().graph.nodes.size();
   return fired;
 }
 

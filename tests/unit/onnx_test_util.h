@@ -129,13 +129,13 @@ inline onnx::AttributeProto StringAttr(const std::string& name, const std::strin
   return a;
 }
 
-inline Result<Model> LoadModel(const std::string& bytes) {
-  return Model::LoadFromBuffer(std::as_bytes(std::span(bytes)));
+inline Result<Model> LoadModel(const std::string& bytes, const LoadOptions& options = {}) {
+  return Model::LoadFromBuffer(std::as_bytes(std::span(bytes)), options);
 }
 
 // Loads a model the test expects to be valid (the test stops with the error otherwise).
-inline Model RequireModel(const std::string& bytes) {
-  Result<Model> model = LoadModel(bytes);
+inline Model RequireModel(const std::string& bytes, const LoadOptions& options = {}) {
+  Result<Model> model = LoadModel(bytes, options);
   INFO(model.status().ToString());
   REQUIRE(model.ok());
   return *model;
@@ -220,6 +220,13 @@ struct GraphBuilder {
     return AddNode(m, out + "_node", op, ins, {out});
   }
   std::string Bytes() const { return m.SerializeAsString(); }
+  // Loads the model at an optimization level, with some passes disabled; it must be valid.
+  Model Require(int level, std::vector<std::string> disabled_passes = {}) const {
+    LoadOptions options;
+    options.optimization_level = level;
+    options.disabled_passes = std::move(disabled_passes);
+    return RequireModel(Bytes(), options);
+  }
 };
 
 }  // namespace accel::testing

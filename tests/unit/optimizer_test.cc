@@ -38,14 +38,7 @@ struct Builder : testing::GraphBuilder {
 };
 
 Model Load(const Builder& b, int level, std::vector<std::string> disabled = {}) {
-  LoadOptions options;
-  options.optimization_level = level;
-  options.disabled_passes = std::move(disabled);
-  const std::string bytes = b.Bytes();
-  Result<Model> model = Model::LoadFromBuffer(std::as_bytes(std::span(bytes)), options);
-  INFO(model.status().ToString());
-  REQUIRE(model.ok());
-  return *model;
+  return b.Require(level, std::move(disabled));
 }
 
 int Rewrites(const Model& model, const std::string& pass) {
