@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "core/node_eval.h"
@@ -46,8 +47,7 @@ Status Executor::BindInputs(std::span<const NamedTensor> inputs,
     int v = g.FindValue(in.name);
     bool is_input = false;
     for (int gi : g.inputs) is_input |= gi == v;
-    if (v != kNoValue && !is_input && g.values[v].producer == kNoValue) {
-      // An initializer listed as a graph input that the optimizer folded (fold_batchnorm).
+    if (std::ranges::count(model_->folded_inputs, in.name)) {
       return InvalidArgument("input '" + in.name +
                              "' is a constant of the optimized model and cannot be fed; load "
                              "with optimization_level 0 or disable pass fold_batchnorm to "

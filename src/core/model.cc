@@ -1,5 +1,6 @@
 #include "accel/model.h"
 
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <set>
@@ -67,8 +68,14 @@ Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
   model.graph = std::move(graph);
   ACCEL_RETURN_IF_ERROR(BindOps(model));
   ACCEL_RETURN_IF_ERROR(core::InferGraphTypes(model.graph, model.op_defs, model.op_versions));
+  std::vector<std::string> inputs_before;
+  for (int v : model.graph.inputs) inputs_before.push_back(model.graph.values[v].name);
   core::OptimizerOptions optimizer{options.optimization_level, options.disabled_passes};
   ACCEL_RETURN_IF_ERROR(core::Optimize(model, optimizer, model.optimizer_report));
+  for (const std::string& name : inputs_before) {
+    const int v = model.graph.FindValue(name);
+    if (!std::ranges::count(model.graph.inputs, v)) model.folded_inputs.push_back(name);
+  }
   for (int v : model.graph.inputs) {
     if (!model.graph.values[v].constant) {
       model.inputs.push_back(MakeValueInfo(model.graph.values[v]));

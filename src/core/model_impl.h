@@ -18,6 +18,9 @@ struct ModelImpl {
   std::vector<ValueInfo> inputs;            // caller-fed inputs (no initializer default)
   std::vector<ValueInfo> outputs;
   std::vector<core::PassReport> optimizer_report;  // per pass run at load, in order
+  // Overridable initializers (graph inputs with a default) that the optimizer folded away:
+  // feeding one is refused with an explanation instead of "unknown input".
+  std::vector<std::string> folded_inputs;
 };
 
 // Binds each node to the CPU backend's OpDef and resolves its version. Reports every

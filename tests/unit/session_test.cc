@@ -124,6 +124,24 @@ TEST_CASE("A data-dependent index out of range is an error naming the node", "[s
   }
 }
 
+TEST_CASE("Feeding an initializer that is not a graph input is an unknown input", "[session]") {
+  // "data" is a plain initializer: it was never overridable, so the error must not suggest
+  // that a lower optimization level would make it feedable.
+  for (int level : {0, 2}) {
+    LoadOptions options;
+    options.optimization_level = level;
+    Model model = testing::RequireModel(GatherModel(), options);
+    Session session = std::move(Session::Create(model).value());
+    std::vector<int64_t> idx = {0};
+    std::vector<float> data = {1, 2, 3};
+    std::vector<NamedTensor> in = {{"idx", Tensor::View(DType::kInt64, {1}, idx.data())},
+                                   {"data", Tensor::View(DType::kFloat32, {3}, data.data())}};
+    auto r = session.Run(in);
+    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK(r.status().message().find("unknown input 'data'") != std::string::npos);
+  }
+}
+
 TEST_CASE("Negative thread counts are rejected", "[session]") {
   Model model = RequireModel(ReluModel());
   CHECK(Session::Create(model, {.num_threads = -1}).status().code() ==
