@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 #include "core/node_eval.h"
@@ -32,7 +33,8 @@ Result<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const interna
 
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Result<std::unique_ptr<Kernel>> kernel =
-        CreateNodeKernel(g, n, *ex->model_->op_defs[n], ex->model_->op_versions[n], num_threads);
+        CreateNodeKernel(g, n, *ex->model_->op_defs[n], ex->model_->op_versions[n], num_threads,
+                         ex->model_->precision);
     if (!kernel.ok()) return WithNode(g, n, kernel.status());
     ex->kernels_.push_back(std::move(kernel).value());
   }
@@ -98,6 +100,16 @@ Status Executor::RunNode(size_t n, std::vector<Tensor>& values) {
                      values, num_threads_);
 }
 
+Status Executor::RunNodeTimed(size_t n, std::vector<Tensor>& values) {
+  NodeTiming& timing = timings_[n];
+  timing.RecordInputs(model_->graph.nodes[n], values);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = RunNode(n, values);
+  timing.total += std::chrono::steady_clock::now() - start;
+  ++timing.runs;
+  return s;
+}
+
 Result<std::vector<Tensor>> Executor::Run(std::span<const NamedTensor> inputs,
                                           std::span<const int> wanted) {
   const Graph& g = model_->graph;
@@ -110,7 +122,7 @@ Result<std::vector<Tensor>> Executor::Run(std::span<const NamedTensor> inputs,
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Status s;
     try {
-      s = RunNode(n, values);
+      s = timings_.empty() ? RunNode(n, values) : RunNodeTimed(n, values);
     } catch (const std::exception& e) {
       s = Internal(e.what());
     }

@@ -14,6 +14,7 @@
 #include "accel/tensor.h"
 #include "core/kernel.h"
 #include "core/model_impl.h"
+#include "core/profiler.h"
 
 namespace accel::core {
 
@@ -28,17 +29,25 @@ class Executor {
 
   const internal::ModelImpl& model() const { return *model_; }
   int num_threads() const { return num_threads_; }
+  const Kernel& kernel(size_t node) const { return *kernels_[node]; }
+
+  // Profiling: while on, every run adds each executed node's wall time to timings()[node].
+  void EnableProfiling() { timings_.assign(model_->graph.nodes.size(), {}); }
+  std::span<const NodeTiming> timings() const { return timings_; }
+  void ResetTimings() { timings_.assign(timings_.size(), {}); }
 
  private:
   Executor(std::shared_ptr<const internal::ModelImpl> model, int num_threads)
       : model_(std::move(model)), num_threads_(num_threads) {}
   Status BindInputs(std::span<const NamedTensor> inputs, std::vector<Tensor>& values) const;
   Status RunNode(size_t n, std::vector<Tensor>& values);
+  Status RunNodeTimed(size_t n, std::vector<Tensor>& values);
 
   std::shared_ptr<const internal::ModelImpl> model_;
   int num_threads_;
   std::vector<std::unique_ptr<Kernel>> kernels_;  // per node
   std::vector<int> last_use_;                     // per value: last consuming node, -1 if none
+  std::vector<NodeTiming> timings_;               // per node while profiling, else empty
 };
 
 }  // namespace accel::core

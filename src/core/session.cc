@@ -1,10 +1,12 @@
 #include "accel/session.h"
 
+#include <chrono>
 #include <exception>
 
 #include "core/cpu_info.h"
 #include "core/executor.h"
 #include "core/model_impl.h"
+#include "memory/weight_cache.h"
 
 namespace accel {
 namespace internal {
@@ -16,6 +18,7 @@ class SessionImpl {
 
   const Model& model() const { return model_; }
   core::Executor& executor() { return *executor_; }
+  const core::Executor& executor() const { return *executor_; }
 
  private:
   Model model_;
@@ -53,6 +56,7 @@ Result<Session> Session::Create(const Model& model, const SessionOptions& option
   try {
     ACCEL_ASSIGN_OR_RETURN(std::unique_ptr<core::Executor> executor,
                            core::Executor::Create(model.impl_, threads));
+    if (options.enable_profiling) executor->EnableProfiling();
     return Session(std::make_unique<internal::SessionImpl>(model, std::move(executor)));
   } catch (const std::exception& e) {
     return Internal(std::string("creating session: ") + e.what());
@@ -78,6 +82,7 @@ Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> input
       wanted.push_back(v);
     }
     ACCEL_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, impl_->executor().Run(inputs, wanted));
+    if (const auto& weights = impl_->model().internal_impl().weights) weights->AfterRun();
     std::vector<NamedTensor> out;
     for (size_t i = 0; i < tensors.size(); ++i) {
       Tensor t = std::move(tensors[i]);
@@ -94,5 +99,24 @@ Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> input
 
 const Model& Session::model() const { return impl_->model(); }
 int Session::num_threads() const { return impl_->executor().num_threads(); }
+
+std::vector<NodeProfile> Session::Profile() const {
+  const core::Executor& executor = impl_->executor();
+  const core::Graph& g = executor.model().graph;
+  std::span<const core::NodeTiming> timings = executor.timings();
+  std::vector<NodeProfile> profile;
+  for (size_t n = 0; n < timings.size(); ++n) {
+    const core::NodeTiming& t = timings[n];
+    if (t.runs == 0) continue;
+    const core::Node& node = g.nodes[n];
+    std::string detail = core::InputShapesText(t.input_shapes);
+    std::string name = node.name.empty() ? std::string("#").append(std::to_string(n)) : node.name;
+    profile.push_back({std::move(name), core::FusedOpType(node), std::move(detail), t.runs,
+                       std::chrono::duration<double, std::milli>(t.total).count()});
+  }
+  return profile;
+}
+
+void Session::ResetProfile() { impl_->executor().ResetTimings(); }
 
 }  // namespace accel
