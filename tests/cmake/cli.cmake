@@ -50,6 +50,14 @@ if(EXISTS ${ACCEL_NODE_TESTS})
   add_test(NAME cli_verify_node_tests_pass COMMAND ${ACCEL_CLI} verify ${ACCEL_CLI_PASSING_NODE_TESTS})
   set_tests_properties(cli_verify_node_tests_pass PROPERTIES
       PASS_REGULAR_EXPRESSION "\n${ACCEL_CLI_NUM_PASSING} passed, 0 failed, 0 skipped\n")
+  # `accel profile` on a small model: the per-op table lists the Conv and the time outside nodes.
+  set(ACCEL_CLI_PROFILE_MODEL ${ACCEL_NODE_TESTS}/test_conv_with_strides_padding/model.onnx)
+  add_test(NAME cli_profile_op_table
+           COMMAND ${ACCEL_CLI} profile ${ACCEL_CLI_PROFILE_MODEL} --threads 1 --iters 3)
+  set_tests_properties(cli_profile_op_table PROPERTIES PASS_REGULAR_EXPRESSION
+      "per op type [^\n]*\nop type +count +ms +%\nConv +1 +[0-9.]+ +[0-9.]+\n\\(outside nodes\\) ")
+  add_test(NAME cli_profile_json
+           COMMAND ${ACCEL_CLI_HELPER} profile-json ${ACCEL_CLI} ${ACCEL_CLI_PROFILE_MODEL})
   if(ACCEL_CLI_NO_ONNX EQUAL 0)
     add_test(NAME cli_verify_detects_corrupted_output
              COMMAND ${ACCEL_CLI_HELPER} verify-fails ${ACCEL_CLI}

@@ -11,6 +11,8 @@ usage: cli_helpers.py COMMAND ACCEL [ARGS...]
                                         `accel inspect` to list both
   bench-json ACCEL MODEL                expect `accel bench --json` to print one JSON object
                                         with the documented keys
+  profile-json ACCEL MODEL              expect `accel profile --json` to print one JSON object
+                                        whose node times add up and stay within the run time
   ops-doc ACCEL DOC                     expect DOC to equal `accel ops --markdown`
   exit-code ACCEL CODE ARGS...          expect `accel ARGS...` to exit with CODE
 Exits 0 when the expectation holds; prints why and exits 1 otherwise.
@@ -133,6 +135,35 @@ def bench_json(accel, model):
         fail("iters/warmup/peak_rss_mib wrong")
 
 
+def profile_json(accel, model):
+    iters = 3
+    proc = run([accel, "profile", model, "--json", "--warmup", "1", "--iters", str(iters),
+                "--threads", "1"])
+    if proc.returncode != 0:
+        fail(f"exit code {proc.returncode}, want 0")
+    result = json.loads(proc.stdout)  # exactly one object, nothing else on stdout
+    for key in ["model", "threads", "warmup", "iters", "run_ms", "node_sum_ms", "op_types",
+                "nodes"]:
+        if key not in result:
+            fail(f"key '{key}' missing")
+    nodes, types = result["nodes"], result["op_types"]
+    if not nodes:
+        fail("no nodes")
+    if any(n["runs"] != iters for n in nodes):
+        fail(f"a node did not run {iters} times")
+    if len({n["node"] for n in nodes}) != len(nodes):
+        fail("a node is listed twice")
+    node_sum = sum(n["ms"] for n in nodes)
+    if abs(node_sum - result["node_sum_ms"]) > 1e-3 * len(nodes):
+        fail(f"node times add up to {node_sum}, node_sum_ms is {result['node_sum_ms']}")
+    if not 0 < result["node_sum_ms"] <= result["run_ms"]:
+        fail("node_sum_ms is not within (0, run_ms]")
+    if sum(t["count"] for t in types) != len(nodes):
+        fail("op type counts do not add up to the node count")
+    if [t["ms"] for t in types] != sorted((t["ms"] for t in types), reverse=True):
+        fail("op types are not sorted by time")
+
+
 def ops_doc(accel, doc):
     proc = run([accel, "ops", "--markdown"])
     if proc.returncode != 0:
@@ -158,6 +189,8 @@ def main():
         inspect_lists(accel, *args)
     elif command == "bench-json":
         bench_json(accel, *args)
+    elif command == "profile-json":
+        profile_json(accel, *args)
     elif command == "ops-doc":
         ops_doc(accel, *args)
     elif command == "exit-code":

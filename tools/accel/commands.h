@@ -18,6 +18,7 @@ int BenchCommand(std::span<const std::string> args);
 int InspectCommand(std::span<const std::string> args);
 int VerifyCommand(std::span<const std::string> args);
 int OpsCommand(std::span<const std::string> args);
+int ProfileCommand(std::span<const std::string> args);
 
 // Prints "accel <command>: <message>" and a hint to stderr; returns kExitUsage.
 int UsageError(const std::string& command, const std::string& message);
@@ -26,5 +27,8 @@ int Failure(const std::string& command, const Status& status);
 // For errors caused by the inputs the user named: InvalidArgument is a usage error (exit 2),
 // anything else (unreadable file, ...) a failure (exit 1).
 int InputError(const std::string& command, const Status& status);
+
+// `s` as a quoted JSON string, for the --json outputs.
+std::string JsonQuote(const std::string& s);
 
 }  // namespace accel::cli

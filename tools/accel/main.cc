@@ -18,6 +18,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", "run a model once on given or random inputs", RunCommand},
     {"bench", "measure load time, first-run time and latency", BenchCommand},
+    {"profile", "time every node: top nodes, time per op type", ProfileCommand},
     {"inspect", "show inputs, outputs, op histogram and unsupported ops", InspectCommand},
     {"verify", "run ONNX backend-test directories and compare outputs", VerifyCommand},
     {"ops", "list the operators the CPU backend implements", OpsCommand},
@@ -62,6 +63,23 @@ int Failure(const std::string& command, const Status& status) {
 int InputError(const std::string& command, const Status& status) {
   if (status.code() == StatusCode::kInvalidArgument) return UsageError(command, status.message());
   return Failure(command, status);
+}
+
+std::string JsonQuote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace accel::cli
