@@ -38,6 +38,12 @@ struct LoadOptions {
   // from a memory buffer. Loading from a path uses the model file's directory.
   std::string external_data_dir;
 
+  // Weight cache file (empty = none). Packed weights are written there after the first run that
+  // packs them and memory-mapped read-only by later loads, in this or another process, which
+  // then skip packing and share the pages. A missing, stale, corrupt or foreign file is
+  // detected, ignored and rewritten; it never changes results.
+  std::string weight_cache_path;
+
   // Graph optimization applied at load: 0 = none (the graph runs as written), 1 = basic
   // (no-op and dead-code elimination, constant folding including shape subgraphs, BatchNorm
   // folded into the preceding Conv/ConvTranspose/Gemm/MatMul), 2 = all (level 1 plus fusions

@@ -9,6 +9,7 @@
 #include "core/graph_inference.h"
 #include "core/model_impl.h"
 #include "core/onnx_importer.h"
+#include "memory/weight_cache.h"
 
 namespace accel {
 namespace internal {
@@ -82,6 +83,7 @@ Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
     }
   }
   for (int v : model.graph.outputs) model.outputs.push_back(MakeValueInfo(model.graph.values[v]));
+  model.weights = memory::ModelWeights::Share(model.graph, options.weight_cache_path);
   return model;
 }
 

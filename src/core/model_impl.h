@@ -1,6 +1,7 @@
 // What accel::Model holds: the validated graph with every node bound to its OpDef.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,10 @@
 #include "core/graph.h"
 #include "core/op_def.h"
 #include "core/optimizer.h"
+
+namespace accel::memory {
+class ModelWeights;
+}
 
 namespace accel::internal {
 
@@ -17,6 +22,8 @@ struct ModelImpl {
   std::vector<int> op_versions;             // per node: the op version in force
   std::vector<ValueInfo> inputs;            // caller-fed inputs (no initializer default)
   std::vector<ValueInfo> outputs;
+  // Leases on the process-wide shared constants and the weight cache file (memory/).
+  std::shared_ptr<memory::ModelWeights> weights;
   std::vector<core::PassReport> optimizer_report;  // per pass run at load, in order
   // Overridable initializers (graph inputs with a default) that the optimizer folded away:
   // feeding one is refused with an explanation instead of "unknown input".

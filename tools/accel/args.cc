@@ -107,6 +107,8 @@ Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args) {
                          IntFlag(args, "opt-level", options.optimization_level, 0, 2));
   options.optimization_level = static_cast<int>(level);
   if (args.Has("disable-pass")) options.disabled_passes = args.All("disable-pass");
+  // Only `run` and `bench` declare --weight-cache; other commands never see it.
+  if (args.Has("weight-cache")) options.weight_cache_path = args.Get("weight-cache");
   return options;
 }
 

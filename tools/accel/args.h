@@ -53,7 +53,8 @@ Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& f
 Result<std::vector<int64_t>> ParseShape(const std::string& text);
 
 // The optimizer flags of every command that loads a model: --opt-level N (0..2, default 2) and
-// --disable-pass NAME (repeatable), as LoadOptions.
+// --disable-pass NAME (repeatable), as LoadOptions; plus --weight-cache FILE where the command
+// declares it.
 Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args);
 
 }  // namespace accel::cli

@@ -28,6 +28,8 @@ Options:
   --threads N        threads per run (default 0 = all physical cores)
   --opt-level N      graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAMEskip one optimizer pass (names: `accel inspect --passes`); repeatable
+  --weight-cache FILE packed-weight cache: written after the first run, memory-mapped by later
+                     loads, which then skip packing (create_ms + first_run_ms show the gain)
   --warmup W         untimed runs after the first (default 3)
   --iters K          timed runs (default 20)
   --shape NAME=DIMS  shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
@@ -152,7 +154,8 @@ int BenchCommand(std::span<const std::string> args) {
                                     {"json", false},
                                     {"serve", false},
                                     {"opt-level"},
-                                    {"disable-pass", true, true}};
+                                    {"disable-pass", true, true},
+                                    {"weight-cache"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("bench", parsed.status().message());
   if (parsed->Has("help")) {

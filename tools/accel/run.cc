@@ -25,6 +25,8 @@ Options:
   --threads N          threads per run (default 0 = all physical cores)
   --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAME  skip one optimizer pass (names: `accel inspect --passes`); repeatable
+  --weight-cache FILE  packed-weight cache: written after the first run, memory-mapped by later
+                       loads (a missing, stale or corrupt file is rebuilt)
   -h, --help           show this help
 
 Inputs without --input are random: floats uniform in [-1, 1], integers in [0, 4], bools
@@ -52,9 +54,14 @@ Status WriteOutputs(const std::vector<NamedTensor>& outputs, const std::string& 
 }  // namespace
 
 int RunCommand(std::span<const std::string> args) {
-  static const FlagSpec kFlags[] = {
-      {"input", true, true}, {"shape", true, true},       {"seed"}, {"output-dir"}, {"threads"},
-      {"opt-level"},         {"disable-pass", true, true}};
+  static const FlagSpec kFlags[] = {{"input", true, true},
+                                    {"shape", true, true},
+                                    {"seed"},
+                                    {"output-dir"},
+                                    {"threads"},
+                                    {"opt-level"},
+                                    {"disable-pass", true, true},
+                                    {"weight-cache"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("run", parsed.status().message());
   if (parsed->Has("help")) {

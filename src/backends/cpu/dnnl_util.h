@@ -12,6 +12,7 @@
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_context.h"
 #include "core/kernel.h"
+#include "memory/weight_cache.h"
 
 namespace accel::cpu {
 
@@ -39,7 +40,8 @@ inline Status RequireFloat32Input(const core::KernelInit& init, size_t i, const 
   return RequireFloat32(init.input_types[i]->dtype, what);
 }
 
-// Weights in the layout a primitive asks for. Constant weights are reordered once per layout;
+// Weights in the layout a primitive asks for. Constant weights come from the process-wide weight
+// cache (packed once per content and layout, shared by every kernel that wants them);
 // weights fed at run time are reordered on every call (or used in place when already plain).
 class PackedWeights {
  public:
@@ -47,20 +49,20 @@ class PackedWeights {
                    bool constant) {
     dnnl::memory src(user, CpuEngine(), const_cast<void*>(data));
     if (user == want) return src;
-    if (constant && packed_ && packed_.get_desc() == want) return packed_;
-    packed_ = dnnl::memory(want, CpuEngine());
-    dnnl::reorder(src, packed_).execute(ThreadStream(), src, packed_);
-    ThreadStream().wait();
-    if (!constant) {
-      dnnl::memory out = packed_;
-      packed_ = dnnl::memory();
-      return out;
+    if (constant) {
+      if (!cached_.owner || cached_.memory.get_desc() != want) {
+        cached_ = memory::GetPackedWeights(user, data, want);
+      }
+      return cached_.memory;
     }
-    return packed_;
+    dnnl::memory packed(want, CpuEngine());
+    dnnl::reorder(src, packed).execute(ThreadStream(), src, packed);
+    ThreadStream().wait();
+    return packed;
   }
 
  private:
-  dnnl::memory packed_;
+  memory::PackedWeightsRef cached_;
 };
 
 // True when input i of the node is a model constant (its packed weights can be kept).

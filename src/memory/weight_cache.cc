@@ -1,0 +1,639 @@
+#include "memory/weight_cache.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+#include "backends/cpu/dnnl_context.h"
+
+namespace accel::memory {
+
+// ---------------------------------------------------------------------------------------------
+// Hashing
+
+namespace {
+
+constexpr uint64_t kMulA = 0x9fb21c651e98df25ULL;
+constexpr uint64_t kMulB = 0xd6e8feb86659fd93ULL;
+constexpr uint64_t kMulC = 0xc2b2ae3d27d4eb4fULL;
+
+uint64_t Load64(const std::byte* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Avalanches every input bit over the whole word (a multiply-xorshift finalizer).
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 32;
+  x *= kMulA;
+  x ^= x >> 29;
+  x *= kMulB;
+  x ^= x >> 32;
+  return x;
+}
+
+}  // namespace
+
+Hash128 HashBytes(std::span<const std::byte> bytes, uint64_t seed) {
+  const std::byte* p = bytes.data();
+  size_t n = bytes.size();
+  // Four independent lanes keep four multiplies in flight per 32-byte stripe.
+  std::array<uint64_t, 4> lane = {seed + kMulA, seed ^ kMulB, seed - kMulC, ~seed};
+  while (n >= 32) {
+    for (size_t i = 0; i < 4; ++i) {
+      lane[i] = std::rotl(lane[i] + Load64(p + 8 * i) * kMulB, 31) * kMulA;
+    }
+    p += 32;
+    n -= 32;
+  }
+  uint64_t a = std::rotl(lane[0], 1) + std::rotl(lane[1], 7) + std::rotl(lane[2], 12) +
+               std::rotl(lane[3], 18);
+  uint64_t b = lane[0] ^ std::rotl(lane[1], 23) ^ std::rotl(lane[2], 37) ^ std::rotl(lane[3], 51);
+  while (n >= 8) {
+    a = std::rotl(a ^ (Load64(p) * kMulB), 27) * kMulA;
+    b = std::rotl(b + (Load64(p) * kMulC), 33) * kMulB;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  if (n > 0) std::memcpy(&tail, p, n);
+  a ^= Mix(tail + n);
+  b ^= Mix(tail ^ kMulC);
+  const uint64_t len = bytes.size();
+  Hash128 h;
+  h.lo = Mix(a + std::rotl(b, 17) + len * kMulC);
+  h.hi = Mix(b ^ std::rotl(h.lo, 41) ^ (len * kMulA));
+  return h;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process-wide state
+
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kHugePage = size_t{2} << 20;
+
+using Key = PackedKey;
+
+struct KeyHasher {
+  size_t operator()(const Key& k) const { return k.source.lo ^ std::rotl(k.format.lo, 21); }
+};
+
+struct Hash128Less {
+  bool operator()(const Hash128& x, const Hash128& y) const {
+    return std::tie(x.lo, x.hi) < std::tie(y.lo, y.hi);
+  }
+};
+
+bool KeyLess(const Key& x, const Key& y) {
+  return std::tie(x.source.lo, x.source.hi, x.format.lo, x.format.hi) <
+         std::tie(y.source.lo, y.source.hi, y.format.lo, y.format.hi);
+}
+
+size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+// A read-only mapping of a whole cache file.
+class CacheFile {
+ public:
+  CacheFile(const std::byte* base, size_t size) : base_(base), size_(size) {}
+  ~CacheFile() { munmap(const_cast<std::byte*>(base_), size_); }
+  CacheFile(const CacheFile&) = delete;
+  CacheFile& operator=(const CacheFile&) = delete;
+
+  const std::byte* base() const { return base_; }
+  size_t size() const { return size_; }
+  // Entries found corrupt on use; the owner rewrites the file when this grows.
+  std::atomic<uint64_t> corrupt_entries{0};
+
+ private:
+  const std::byte* base_;
+  size_t size_;
+};
+
+// Packed bytes: private memory (owned) or a slice of a mapped cache file.
+struct PackedBuffer {
+  enum class Check { kUnchecked, kGood, kBad };  // file entries: data checksum verified yet?
+
+  Key key;
+  const std::byte* data = nullptr;
+  size_t size = 0;
+  dnnl::memory::desc want;          // owned entries: the exact packed layout
+  std::shared_ptr<CacheFile> file;  // file entries: the mapping that holds `data`
+  Hash128 checksum;                 // file entries: stored hash of the data
+  Check check = Check::kGood;       // guarded by the cache mutex
+  std::unique_ptr<std::byte, decltype(&std::free)> owned{nullptr, &std::free};
+};
+
+namespace {
+
+struct InternKey {
+  Hash128 hash;
+  int dtype;
+  bool operator<(const InternKey& o) const {
+    return std::tie(hash.lo, hash.hi, dtype) < std::tie(o.hash.lo, o.hash.hi, o.dtype);
+  }
+};
+
+struct Interned {
+  Tensor tensor;
+  int leases = 0;
+};
+
+struct Cache {
+  std::mutex mu;
+  std::map<InternKey, Interned> constants;
+  // Data pointer of each interned tensor -> (bytes, content hash): a packing request for a
+  // model constant then needs no second pass over its bytes.
+  std::unordered_map<const void*, std::pair<size_t, Hash128>> by_pointer;
+  std::unordered_map<Key, std::weak_ptr<PackedBuffer>, KeyHasher> packed;
+  size_t purge_at = 64;                  // drop expired weak entries when the map grows past this
+  std::atomic<uint64_t> generation{0};   // bumped on every new packed buffer
+  std::atomic<uint64_t> corruptions{0};  // file entries found corrupt
+  WeightCacheStats stats;
+};
+
+// Leaked on purpose: Models and kernels in static storage may be destroyed after any static
+// Cache would be, and they still release their leases here.
+Cache& GetCache() {
+  static Cache* const cache = new Cache();
+  return *cache;
+}
+
+void PurgeExpired(Cache& c) {
+  if (c.packed.size() < c.purge_at) return;
+  std::erase_if(c.packed, [](const auto& kv) { return kv.second.expired(); });
+  c.purge_at = std::max<size_t>(64, 2 * c.packed.size());
+}
+
+// The fields that define a blocked layout, or nothing for other format kinds (those are not
+// shared: their packed bytes are not described by these fields alone).
+bool AppendDesc(const dnnl::memory::desc& md, std::vector<int64_t>& out) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.ndims < 0 || d.ndims > DNNL_MAX_NDIMS) return false;
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  if (b.inner_nblks < 0 || b.inner_nblks > DNNL_MAX_NDIMS) return false;
+  out.push_back(d.ndims);
+  out.push_back(d.data_type);
+  for (int i = 0; i < d.ndims; ++i) {
+    out.insert(out.end(), {d.dims[i], d.padded_dims[i], d.padded_offsets[i], b.strides[i]});
+  }
+  out.push_back(d.offset0);
+  out.push_back(b.inner_nblks);
+  for (int i = 0; i < b.inner_nblks; ++i) out.insert(out.end(), {b.inner_blks[i], b.inner_idxs[i]});
+  out.push_back(static_cast<int64_t>(d.extra.flags));
+  out.push_back(d.extra.compensation_mask);
+  out.push_back(d.extra.asymm_compensation_mask);
+  out.push_back(std::bit_cast<int32_t>(d.extra.scale_adjust));
+  return true;
+}
+
+uint64_t IsaCode() { return static_cast<uint64_t>(dnnl::get_effective_cpu_isa()); }
+
+uint64_t OneDnnVersion() {
+  const dnnl_version_t* v = dnnl_version();
+  return (uint64_t{static_cast<uint32_t>(v->major)} << 32) |
+         (uint64_t{static_cast<uint32_t>(v->minor)} << 16) | static_cast<uint32_t>(v->patch);
+}
+
+std::optional<Hash128> FormatHash(const dnnl::memory::desc& user, const dnnl::memory::desc& want) {
+  std::vector<int64_t> fields = {static_cast<int64_t>(IsaCode())};
+  if (!AppendDesc(user, fields) || !AppendDesc(want, fields)) return std::nullopt;
+  return HashBytes(std::as_bytes(std::span(fields)), /*seed=*/0x5eed);
+}
+
+Hash128 SourceHash(Cache& c, const void* data, size_t bytes) {
+  {
+    std::lock_guard lock(c.mu);
+    auto it = c.by_pointer.find(data);
+    if (it != c.by_pointer.end() && it->second.first == bytes) return it->second.second;
+  }
+  return HashBytes({static_cast<const std::byte*>(data), bytes});
+}
+
+// Private memory for packed bytes; large buffers on 2 MiB boundaries and marked for huge pages
+// (fewer page faults when first touched, fewer TLB misses in the kernels).
+std::unique_ptr<std::byte, decltype(&std::free)> AllocatePacked(size_t bytes) {
+  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  void* p = std::aligned_alloc(align, RoundUp(std::max<size_t>(bytes, 1), align));
+  if (!p) throw std::bad_alloc();
+  if (align == kHugePage) madvise(p, RoundUp(bytes, kHugePage), MADV_HUGEPAGE);
+  return {static_cast<std::byte*>(p), &std::free};
+}
+
+PackedWeightsRef MakeRef(const std::shared_ptr<PackedBuffer>& buf, const dnnl::memory::desc& want) {
+  dnnl::memory mem(want, cpu::CpuEngine(), const_cast<std::byte*>(buf->data));
+  return {std::move(mem), buf};
+}
+
+void Reorder(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& want,
+             std::byte* out) {
+  dnnl::memory src(user, cpu::CpuEngine(), const_cast<void*>(data));
+  dnnl::memory dst(want, cpu::CpuEngine(), out);
+  dnnl::reorder(src, dst).execute(cpu::ThreadStream(), src, dst);
+  cpu::ThreadStream().wait();
+}
+
+// True when `buf` can serve (key, want, bytes); verifies a file entry's checksum on first use.
+// Called with c.mu held.
+bool Usable(Cache& c, PackedBuffer& buf, const dnnl::memory::desc& want, size_t bytes) {
+  if (buf.size != bytes) return false;
+  if (!buf.file) return buf.want == want;
+  if (buf.check == PackedBuffer::Check::kUnchecked) {
+    const bool good = HashBytes({buf.data, buf.size}) == buf.checksum;
+    buf.check = good ? PackedBuffer::Check::kGood : PackedBuffer::Check::kBad;
+    if (!good) {
+      ++c.stats.checksum_failures;
+      ++c.corruptions;
+      ++buf.file->corrupt_entries;
+    }
+  }
+  return buf.check == PackedBuffer::Check::kGood;
+}
+
+}  // namespace
+
+PackedWeightsRef GetPackedWeights(const dnnl::memory::desc& user, const void* data,
+                                  const dnnl::memory::desc& want) {
+  Cache& c = GetCache();
+  const size_t bytes = want.get_size();
+  const std::optional<Hash128> format = FormatHash(user, want);
+  std::optional<Key> key;
+  if (format) key = Key{SourceHash(c, data, user.get_size()), *format};
+  if (key) {
+    std::lock_guard lock(c.mu);
+    ++c.stats.lookups;
+    auto it = c.packed.find(*key);
+    if (it != c.packed.end()) {
+      if (std::shared_ptr<PackedBuffer> buf = it->second.lock();
+          buf && Usable(c, *buf, want, bytes)) {
+        ++c.stats.hits;
+        if (buf->file) ++c.stats.file_hits;
+        return MakeRef(buf, want);
+      }
+    }
+  }
+
+  auto buf = std::make_shared<PackedBuffer>();
+  buf->owned = AllocatePacked(bytes);
+  buf->data = buf->owned.get();
+  buf->size = bytes;
+  buf->want = want;
+  Reorder(user, data, want, buf->owned.get());
+
+  std::lock_guard lock(c.mu);
+  ++c.stats.packs;
+  c.stats.packed_bytes += bytes;
+  if (!key) return MakeRef(buf, want);
+  buf->key = *key;
+  // Another thread may have packed the same weights meanwhile: keep one copy.
+  std::weak_ptr<PackedBuffer>& slot = c.packed[*key];
+  if (std::shared_ptr<PackedBuffer> other = slot.lock(); other && Usable(c, *other, want, bytes)) {
+    return MakeRef(other, want);
+  }
+  slot = buf;
+  c.generation.fetch_add(1);
+  PurgeExpired(c);
+  return MakeRef(buf, want);
+}
+
+WeightCacheStats GetWeightCacheStats() {
+  Cache& c = GetCache();
+  std::lock_guard lock(c.mu);
+  WeightCacheStats s = c.stats;
+  for (const auto& [key, weak] : c.packed) {
+    if (std::shared_ptr<PackedBuffer> buf = weak.lock()) {
+      ++s.live_entries;
+      if (!buf->file) s.live_owned_bytes += buf->size;
+    }
+  }
+  s.shared_constants = c.constants.size();
+  for (const auto& [key, entry] : c.constants) s.shared_constant_bytes += entry.tensor.byte_size();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ModelWeights
+
+namespace {
+
+constexpr char kMagic[8] = {'A', 'C', 'C', 'E', 'L', 'W', 'C', '\0'};
+constexpr uint32_t kVersion = 1;
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t isa;
+  uint64_t onednn_version;
+  uint64_t fingerprint[2];
+  uint64_t entry_count;
+  uint64_t table_offset;
+  uint64_t file_bytes;
+  uint64_t table_checksum[2];
+  uint64_t reserved[3];
+  uint64_t header_checksum[2];
+};
+static_assert(sizeof(FileHeader) == 128);
+constexpr size_t kHeaderChecked = offsetof(FileHeader, header_checksum);
+
+struct FileEntry {
+  uint64_t source[2];
+  uint64_t format[2];
+  uint64_t offset;
+  uint64_t bytes;
+  uint64_t checksum[2];
+};
+static_assert(sizeof(FileEntry) == 64);
+
+Hash128 ToHash(const uint64_t (&h)[2]) { return {h[0], h[1]}; }
+void FromHash(const Hash128& h, uint64_t (&out)[2]) {
+  out[0] = h.lo;
+  out[1] = h.hi;
+}
+
+template <typename T>
+std::span<const std::byte> BytesOf(const T& v) {
+  return std::as_bytes(std::span(&v, 1));
+}
+
+// Why the header does not describe a usable file for `fingerprint`, or "" when it does.
+std::string CheckHeader(const FileHeader& h, size_t file_size, const Hash128& fingerprint) {
+  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) return "not a libaccel weight cache";
+  if (h.version != kVersion) {
+    return "format version " + std::to_string(h.version) + ", expected " + std::to_string(kVersion);
+  }
+  if (HashBytes(BytesOf(h).first(kHeaderChecked)) != ToHash(h.header_checksum)) {
+    return "header checksum mismatch";
+  }
+  if (h.header_bytes != sizeof(FileHeader)) return "unexpected header size";
+  if (h.isa != IsaCode()) return "written for another CPU ISA";
+  if (h.onednn_version != OneDnnVersion()) return "written by another oneDNN version";
+  if (ToHash(h.fingerprint) != fingerprint) return "written for another model's weights";
+  if (h.file_bytes != file_size) {
+    return "truncated or extended (" + std::to_string(file_size) + " bytes, header says " +
+           std::to_string(h.file_bytes) + ")";
+  }
+  if (h.table_offset != sizeof(FileHeader) ||
+      h.entry_count > (file_size - sizeof(FileHeader)) / sizeof(FileEntry)) {
+    return "entry table outside the file";
+  }
+  return "";
+}
+
+bool WriteAll(int fd, const void* data, size_t bytes, uint64_t offset) {
+  auto p = static_cast<const std::byte*>(data);
+  while (bytes > 0) {
+    const ssize_t n = pwrite(fd, p, std::min<size_t>(bytes, size_t{1} << 30), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    p += n;
+    bytes -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<ModelWeights> ModelWeights::Share(core::Graph& graph,
+                                                  const std::string& cache_path) {
+  std::shared_ptr<ModelWeights> w(new ModelWeights());
+  w->path_ = cache_path;
+  std::vector<Hash128> order;
+  Cache& c = GetCache();
+  for (core::Value& v : graph.values) {
+    if (!v.constant || v.constant->byte_size() == 0 || !v.constant->data()) continue;
+    Tensor& t = *v.constant;
+    const Hash128 h = HashBytes({static_cast<const std::byte*>(t.data()), t.byte_size()});
+    order.push_back(h);
+    const InternKey key{h, static_cast<int>(t.dtype())};
+    std::lock_guard lock(c.mu);
+    auto [it, inserted] = c.constants.try_emplace(key, Interned{t, 0});
+    Interned& entry = it->second;
+    if (inserted) {
+      c.by_pointer[t.data()] = {t.byte_size(), h};
+    } else if (entry.tensor.byte_size() == t.byte_size() &&
+               std::memcmp(entry.tensor.data(), t.data(), t.byte_size()) == 0) {
+      Result<Tensor> shared = entry.tensor.Reshaped(t.shape());
+      if (!shared.ok()) continue;
+      t = *shared;
+    } else {
+      continue;  // a hash collision: keep this tensor private
+    }
+    ++entry.leases;
+    w->leases_.push_back({h, key.dtype});
+  }
+  w->fingerprint_ = HashBytes(std::as_bytes(std::span(order)), /*seed=*/order.size());
+  w->sources_ = order;
+  std::ranges::sort(w->sources_, Hash128Less());
+  w->sources_.erase(std::unique(w->sources_.begin(), w->sources_.end()), w->sources_.end());
+  if (!w->path_.empty()) {
+    std::lock_guard lock(w->mu_);
+    if (access(w->path_.c_str(), F_OK) != 0) {
+      w->status_.state = CacheFileState::kMissing;
+    } else if (std::string why = w->MapFile(/*populate=*/true); !why.empty()) {
+      w->status_.state = CacheFileState::kRejected;
+      w->status_.detail = why;
+    } else {
+      w->status_.state = CacheFileState::kLoaded;
+      w->status_.file_entries = w->file_entries_.size();
+    }
+  }
+  return w;
+}
+
+ModelWeights::~ModelWeights() {
+  Cache& c = GetCache();
+  std::vector<Tensor> released;  // freed after unlocking
+  std::lock_guard lock(c.mu);
+  for (const Lease& lease : leases_) {
+    auto it = c.constants.find({lease.hash, lease.dtype});
+    if (it == c.constants.end() || --it->second.leases > 0) continue;
+    c.by_pointer.erase(it->second.tensor.data());
+    released.push_back(std::move(it->second.tensor));
+    c.constants.erase(it);
+  }
+}
+
+std::string ModelWeights::MapFile(bool populate) {
+  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return path_ + ": " + std::strerror(errno);
+  struct stat st {};
+  FileHeader h{};
+  std::string why;
+  const bool read_ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h);
+  const size_t size = read_ok ? static_cast<size_t>(st.st_size) : 0;
+  why = read_ok ? CheckHeader(h, size, fingerprint_) : "shorter than its header";
+  void* base = MAP_FAILED;
+  if (why.empty()) {
+    // MAP_POPULATE: one bulk fault-in instead of a page fault per 4 KiB on first use.
+    base = mmap(nullptr, size, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+    if (base == MAP_FAILED) why = std::string("mmap failed: ") + std::strerror(errno);
+  }
+  close(fd);
+  if (!why.empty()) return why;
+  auto file = std::make_shared<CacheFile>(static_cast<const std::byte*>(base), size);
+  auto table =
+      std::span(reinterpret_cast<const FileEntry*>(file->base() + h.table_offset), h.entry_count);
+  if (HashBytes(std::as_bytes(table)) != ToHash(h.table_checksum)) return "entry table checksum";
+  const size_t data_start = sizeof(FileHeader) + table.size_bytes();
+  for (const FileEntry& e : table) {
+    if (e.offset % kPage != 0 || e.offset < data_start || e.offset > size || e.bytes == 0 ||
+        e.bytes > size - e.offset) {
+      return "an entry lies outside the file";
+    }
+  }
+  std::vector<std::shared_ptr<PackedBuffer>> entries;
+  std::vector<Key> keys;
+  Cache& c = GetCache();
+  std::lock_guard cache_lock(c.mu);
+  for (const FileEntry& e : table) {
+    auto buf = std::make_shared<PackedBuffer>();
+    buf->key = {ToHash(e.source), ToHash(e.format)};
+    buf->data = file->base() + e.offset;
+    buf->size = e.bytes;
+    buf->file = file;
+    buf->checksum = ToHash(e.checksum);
+    buf->check = PackedBuffer::Check::kUnchecked;
+    keys.push_back(buf->key);
+    // An entry already live in this process (packed, or from another file) stays in use.
+    std::weak_ptr<PackedBuffer>& slot = c.packed[buf->key];
+    if (slot.expired()) slot = buf;
+    entries.push_back(std::move(buf));
+  }
+  PurgeExpired(c);
+  std::ranges::sort(keys, KeyLess);
+  file_ = std::move(file);
+  file_entries_ = std::move(entries);
+  persisted_ = std::move(keys);
+  return "";
+}
+
+void ModelWeights::AfterRun() {
+  if (path_.empty()) return;
+  Cache& c = GetCache();
+  const uint64_t generation = c.generation.load();
+  const uint64_t corruptions = c.corruptions.load();
+  if (generation == synced_generation_.load() && corruptions == seen_corruptions_.load()) return;
+  std::lock_guard lock(mu_);
+  synced_generation_ = generation;
+  seen_corruptions_ = corruptions;
+  WriteFile(/*force=*/file_ && file_->corrupt_entries.load() > 0);
+}
+
+CacheFileStatus ModelWeights::file_status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+void ModelWeights::WriteFile(bool force) {
+  Cache& c = GetCache();
+  std::vector<std::shared_ptr<PackedBuffer>> entries;
+  bool changed = force;
+  {
+    std::lock_guard lock(c.mu);
+    for (const auto& [key, weak] : c.packed) {
+      std::shared_ptr<PackedBuffer> buf = weak.lock();
+      if (buf && std::ranges::binary_search(sources_, key.source, Hash128Less())) {
+        entries.push_back(std::move(buf));
+      }
+    }
+    // Entries of the current file that this process does not use (yet) are kept too.
+    entries.insert(entries.end(), file_entries_.begin(), file_entries_.end());
+    // Verified before copying, so that a corrupt entry is not passed on with a fresh checksum.
+    std::erase_if(entries, [&](const std::shared_ptr<PackedBuffer>& b) {
+      return !Usable(c, *b, b->want, b->size);
+    });
+  }
+  // One entry per key; a live packed buffer and a file entry with the same key hold equal bytes.
+  std::ranges::stable_sort(entries, KeyLess, [](const auto& b) { return b->key; });
+  auto dup = std::ranges::unique(entries, {}, [](const auto& b) { return b->key; });
+  entries.erase(dup.begin(), dup.end());
+  for (const auto& b : entries) {
+    changed |= !std::ranges::binary_search(persisted_, b->key, KeyLess);
+  }
+  if (entries.empty() || !changed) return;
+
+  std::vector<FileEntry> table(entries.size());
+  uint64_t offset = RoundUp(sizeof(FileHeader) + table.size() * sizeof(FileEntry), kPage);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const PackedBuffer& b = *entries[i];
+    FromHash(b.key.source, table[i].source);
+    FromHash(b.key.format, table[i].format);
+    table[i].offset = offset;
+    table[i].bytes = b.size;
+    FromHash(b.file ? b.checksum : HashBytes({b.data, b.size}), table[i].checksum);
+    offset = RoundUp(offset + b.size, kPage);
+  }
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof(kMagic));
+  h.version = kVersion;
+  h.header_bytes = sizeof(FileHeader);
+  h.isa = IsaCode();
+  h.onednn_version = OneDnnVersion();
+  FromHash(fingerprint_, h.fingerprint);
+  h.entry_count = table.size();
+  h.table_offset = sizeof(FileHeader);
+  h.file_bytes = table.back().offset + table.back().bytes;
+  FromHash(HashBytes(std::as_bytes(std::span(table))), h.table_checksum);
+  FromHash(HashBytes(BytesOf(h).first(kHeaderChecked)), h.header_checksum);
+
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp =
+      path_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+  std::string error;
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "creating " + tmp + ": " + std::strerror(errno);
+  } else {
+    bool ok = WriteAll(fd, &h, sizeof(h), 0) &&
+              WriteAll(fd, table.data(), table.size() * sizeof(FileEntry), sizeof(FileHeader));
+    for (size_t i = 0; ok && i < entries.size(); ++i) {
+      ok = WriteAll(fd, entries[i]->data, entries[i]->size, table[i].offset);
+    }
+    if (!ok) error = "writing " + tmp + ": " + std::strerror(errno);
+    if (close(fd) != 0 && error.empty()) error = "closing " + tmp + ": " + std::strerror(errno);
+    if (error.empty() && rename(tmp.c_str(), path_.c_str()) != 0) {
+      error = "renaming " + tmp + " to " + path_ + ": " + std::strerror(errno);
+    }
+    if (!error.empty()) unlink(tmp.c_str());
+  }
+  if (!error.empty()) {
+    status_.write_error = error;
+    return;
+  }
+  status_.write_error.clear();
+  ++status_.writes;
+  {
+    std::lock_guard lock(c.mu);
+    ++c.stats.file_writes;
+  }
+  // Map what was written: later Sessions of this Model (and a later rewrite) find every entry
+  // there even after the kernels holding the private copies are gone.
+  if (std::string why = MapFile(/*populate=*/false); !why.empty()) {
+    status_.write_error = "rereading " + path_ + ": " + why;
+  }
+}
+
+}  // namespace accel::memory
