@@ -15,6 +15,26 @@
 //
 // MatMul also takes an optional input 2: a float32 bias [N] along the output's last axis
 // (y = A x B + bias), which the optimizer fills from a following Add of a constant.
+//
+// Internal ops (domain "accel", version 1) that the optimizer puts in place of whole patterns;
+// the CPU backend runs them whatever the model's opset:
+//   accel.LayerNormalization  inputs X, Scale (optional), B (optional); attributes axis (int,
+//                           first normalized axis), epsilon (float). Float32 only; otherwise the
+//                           semantics of ONNX LayerNormalization-17 with output Y only, where an
+//                           omitted Scale is 1. From the ReduceMean/Sub/Pow/Sqrt/Div pattern
+//                           (fuse_layernorm).
+//   accel.Attention         inputs Q [..., M, K], Kt [..., K, N], V [..., N, D], Mask (optional,
+//                           broadcast to [..., M, N]); attribute scale (float, default 1):
+//                           Y = Softmax(scale * (Q x Kt) + Mask, last axis) x V, batch dims
+//                           broadcast as in MatMul. From MatMul [Mul/Div] [Add] Softmax MatMul
+//                           (fuse_attention).
+//   accel.ElementwiseChain  input 0 X (float32), then the chain's tensor operands, each of X's
+//                           exact shape; attributes, one entry per op: ops (strings: Neg, Abs,
+//                           Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal,
+//                           Add, Sub, Mul, Div, Pow), operand (ints: the input slot of a tensor
+//                           operand, -1 for the scalar), scalars (floats: the scalar operand),
+//                           operand_first (ints: 1 when the operand is the left-hand side).
+//                           The ops apply in turn to each element of X (fuse_elementwise_chain).
 #pragma once
 
 #include <string_view>
@@ -25,6 +45,9 @@ inline constexpr std::string_view kFusedActivationAttr = "accel_activation";
 inline constexpr std::string_view kFusedAlphaAttr = "accel_activation_alpha";
 inline constexpr std::string_view kFusedBetaAttr = "accel_activation_beta";
 inline constexpr std::string_view kFusedSumAttr = "accel_sum";
+
+// The domain of the internal ops above.
+inline constexpr std::string_view kAccelDomain = "accel";
 
 // The accel_activation values, in the spelling above.
 inline constexpr std::string_view kFusedActivations[] = {

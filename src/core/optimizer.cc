@@ -29,6 +29,10 @@ constexpr PassEntry kPasses[] = {
     {"fuse_residual_add", 2, RunFuseResidualAdd},
     {"fuse_activation", 2, RunFuseActivation},
     {"fuse_activation_add", 2, RunFuseActivationAdd},
+    // After the post-op fusions, so these never take an activation a MatMul could absorb.
+    {"fuse_layernorm", 2, RunFuseLayerNorm},
+    {"fuse_attention", 2, RunFuseAttention},
+    {"fuse_elementwise_chain", 2, RunFuseElementwiseChain},
 };
 
 constexpr int kMaxLevel = 2;

@@ -120,5 +120,8 @@ Status RunFuseMatMulBias(Graph& g, PassContext& ctx);
 Status RunFuseResidualAdd(Graph& g, PassContext& ctx);
 Status RunFuseActivation(Graph& g, PassContext& ctx);
 Status RunFuseActivationAdd(Graph& g, PassContext& ctx);
+Status RunFuseLayerNorm(Graph& g, PassContext& ctx);
+Status RunFuseAttention(Graph& g, PassContext& ctx);
+Status RunFuseElementwiseChain(Graph& g, PassContext& ctx);
 
 }  // namespace accel::core
