@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "accel/model.h"
 #include "accel/status.h"
 #include "accel/tensor.h"
 #include "core/attributes.h"
@@ -24,6 +25,8 @@ struct KernelInit {
   std::vector<const Tensor*> constant_inputs;  // nullptr where the input is not a constant
   std::vector<const TensorType*> output_types;
   int num_threads;
+  // LoadOptions::precision: the compute-heavy kernels may read inputs and weights in bfloat16.
+  Precision precision = Precision::kFloat32;
 
   bool has_input(size_t i) const { return i < input_types.size() && input_types[i]; }
 };

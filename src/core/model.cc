@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "backends/cpu/cpu_features.h"
 #include "backends/cpu/cpu_registry.h"
 #include "core/graph_inference.h"
 #include "core/model_impl.h"
@@ -66,6 +67,8 @@ ValueInfo MakeValueInfo(const core::Value& v) {
 
 Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
   ModelImpl model;
+  ACCEL_RETURN_IF_ERROR(cpu::CheckPrecisionSupported(options.precision));
+  model.precision = options.precision;
   model.graph = std::move(graph);
   ACCEL_RETURN_IF_ERROR(BindOps(model));
   ACCEL_RETURN_IF_ERROR(core::InferGraphTypes(model.graph, model.op_defs, model.op_versions));

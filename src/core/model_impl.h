@@ -28,6 +28,7 @@ struct ModelImpl {
   // Overridable initializers (graph inputs with a default) that the optimizer folded away:
   // feeding one is refused with an explanation instead of "unknown input".
   std::vector<std::string> folded_inputs;
+  Precision precision = Precision::kFloat32;  // LoadOptions::precision, checked against the CPU
 };
 
 // Binds each node to the CPU backend's OpDef and resolves its version. Reports every

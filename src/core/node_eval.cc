@@ -62,9 +62,11 @@ class NodeContext final : public KernelContext {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> CreateNodeKernel(const Graph& g, size_t n, const OpDef& def,
-                                                 int version, int num_threads) {
+                                                 int version, int num_threads,
+                                                 Precision precision) {
   const Node& node = g.nodes[n];
   KernelInit init{node, node.attrs, version, {}, {}, {}, num_threads};
+  init.precision = precision;
   for (int in : node.inputs) {
     init.input_types.push_back(in == kNoValue ? nullptr : &g.values[in].type);
     init.constant_inputs.push_back(

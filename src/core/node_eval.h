@@ -16,7 +16,8 @@ namespace accel::core {
 // Creates node n's kernel through its OpDef with the graph's static types and constants.
 // Exceptions from the factory become Internal errors. Messages omit the node label.
 Result<std::unique_ptr<Kernel>> CreateNodeKernel(const Graph& g, size_t n, const OpDef& def,
-                                                 int version, int num_threads);
+                                                 int version, int num_threads,
+                                                 Precision precision = Precision::kFloat32);
 
 // Runs node n's shape rule on the concrete inputs in `values` (indexed like g.values), then its
 // kernel, and checks the outputs against the rule. Outputs land in `values`.

@@ -107,6 +107,15 @@ Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args) {
                          IntFlag(args, "opt-level", options.optimization_level, 0, 2));
   options.optimization_level = static_cast<int>(level);
   if (args.Has("disable-pass")) options.disabled_passes = args.All("disable-pass");
+  // Only `run` and `bench` declare --precision.
+  if (args.Has("precision")) {
+    const std::string precision = args.Get("precision");
+    if (precision == "bf16") {
+      options.precision = Precision::kBFloat16;
+    } else if (precision != "fp32") {
+      return InvalidArgument("--precision: expected fp32 or bf16, got '" + precision + "'");
+    }
+  }
   // Only `run` and `bench` declare --weight-cache; other commands never see it.
   if (args.Has("weight-cache")) options.weight_cache_path = args.Get("weight-cache");
   return options;

@@ -54,7 +54,7 @@ Result<std::vector<int64_t>> ParseShape(const std::string& text);
 
 // The optimizer flags of every command that loads a model: --opt-level N (0..2, default 2) and
 // --disable-pass NAME (repeatable), as LoadOptions; plus --weight-cache FILE where the command
-// declares it.
+// declares it, and --precision fp32|bf16 where the command declares it.
 Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args);
 
 }  // namespace accel::cli

@@ -30,6 +30,8 @@ Options:
   --disable-pass NAMEskip one optimizer pass (names: `accel inspect --passes`); repeatable
   --weight-cache FILE packed-weight cache: written after the first run, memory-mapped by later
                      loads, which then skip packing (create_ms + first_run_ms show the gain)
+  --precision P      fp32 (default) or bf16: Conv/Gemm/MatMul read inputs and weights as
+                     bfloat16 (needs AVX512_BF16; relative error ~1e-3..1e-2)
   --warmup W         untimed runs after the first (default 3)
   --iters K          timed runs (default 20)
   --shape NAME=DIMS  shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
@@ -155,7 +157,8 @@ int BenchCommand(std::span<const std::string> args) {
                                     {"serve", false},
                                     {"opt-level"},
                                     {"disable-pass", true, true},
-                                    {"weight-cache"}};
+                                    {"weight-cache"},
+                                    {"precision"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("bench", parsed.status().message());
   if (parsed->Has("help")) {

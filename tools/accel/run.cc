@@ -25,6 +25,8 @@ Options:
   --threads N          threads per run (default 0 = all physical cores)
   --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAME  skip one optimizer pass (names: `accel inspect --passes`); repeatable
+  --precision P        fp32 (default) or bf16: Conv/Gemm/MatMul read inputs and weights as
+                       bfloat16 (needs AVX512_BF16; relative error ~1e-3..1e-2)
   --weight-cache FILE  packed-weight cache: written after the first run, memory-mapped by later
                        loads (a missing, stale or corrupt file is rebuilt)
   -h, --help           show this help
@@ -61,7 +63,8 @@ int RunCommand(std::span<const std::string> args) {
                                     {"threads"},
                                     {"opt-level"},
                                     {"disable-pass", true, true},
-                                    {"weight-cache"}};
+                                    {"weight-cache"},
+                                    {"precision"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("run", parsed.status().message());
   if (parsed->Has("help")) {

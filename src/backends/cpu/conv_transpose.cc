@@ -7,6 +7,7 @@
 
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/precision.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -56,10 +57,11 @@ Status InferConvTranspose(core::InferContext& ctx) {
 class ConvTransposeKernel final : public core::Kernel {
  public:
   ConvTransposeKernel(WindowAttrs attrs, core::Attributes node_attrs, int64_t group,
-                      bool const_weights)
+                      bool const_weights, Precision precision)
       : attrs_(std::move(attrs)),
         node_attrs_(std::move(node_attrs)),
         group_(group),
+        precision_(precision),
         deconv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
@@ -118,12 +120,22 @@ class ConvTransposeKernel final : public core::Kernel {
       wdims.erase(wdims.begin());
       wstrides.erase(wstrides.begin());
     }
-    memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
+    const Precision precision = ConvPrecision(precision_, group_, x[1]);
+    memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({y[1]}, memory::data_type::f32) : memory::desc();
+    // bf16 converts x anyway: into the blocked layouts of oneDNN's jit bf16 kernel (on plain
+    // ones it takes a gemm-based path that fails at run time in oneDNN 2.6).
+    const bool bf16 = precision == Precision::kBFloat16;
+    const memory::desc user_x = PlainDesc(x, memory::data_type::f32);
+    const memory::desc user_y = PlainDesc(y, memory::data_type::f32);
+    auto any = [](const Shape& s) {
+      return memory::desc(ToDnnlDims(s), memory::data_type::f32, memory::format_tag::any);
+    };
     ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::deconvolution_forward>(
-                                        "ConvTranspose", dnnl::algorithm::deconvolution_direct, x,
-                                        any_weights, bias_md, y, win));
-    deconv_.Reset(pd, memory::desc(wdims, memory::data_type::f32, wstrides));
+                                        "ConvTranspose", dnnl::algorithm::deconvolution_direct,
+                                        InComputeType(bf16 ? any(x) : user_x, precision),
+                                        any_weights, bias_md, bf16 ? any(y) : user_y, win));
+    deconv_.Reset(pd, memory::desc(wdims, memory::data_type::f32, wstrides), user_x, user_y);
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
@@ -133,6 +145,7 @@ class ConvTransposeKernel final : public core::Kernel {
   WindowAttrs attrs_;
   core::Attributes node_attrs_;  // output_padding and output_shape
   int64_t group_;
+  Precision precision_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
@@ -144,7 +157,7 @@ Result<std::unique_ptr<core::Kernel>> CreateConvTranspose(const core::KernelInit
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "ConvTranspose input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(std::make_unique<ConvTransposeKernel>(
-      std::move(attrs.window), init.attrs, attrs.group, const_weights));
+      std::move(attrs.window), init.attrs, attrs.group, const_weights, init.precision));
 }
 
 }  // namespace

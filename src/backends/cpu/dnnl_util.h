@@ -47,12 +47,12 @@ class PackedWeights {
  public:
   dnnl::memory Get(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& want,
                    bool constant) {
+    // Constant weights already packed: no oneDNN object is created (run() stays allocation-free).
+    if (constant && cached_.owner && cached_.memory.get_desc() == want) return cached_.memory;
     dnnl::memory src(user, CpuEngine(), const_cast<void*>(data));
     if (user == want) return src;
     if (constant) {
-      if (!cached_.owner || cached_.memory.get_desc() != want) {
-        cached_ = memory::GetPackedWeights(user, data, want);
-      }
+      cached_ = memory::GetPackedWeights(user, data, want);
       return cached_.memory;
     }
     dnnl::memory packed(want, CpuEngine());

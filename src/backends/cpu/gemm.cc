@@ -7,6 +7,7 @@
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/post_ops.h"
+#include "backends/cpu/precision.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -90,8 +91,12 @@ Status InferGemm(core::InferContext& ctx) {
 
 class GemmKernel final : public core::Kernel {
  public:
-  GemmKernel(GemmAttrs attrs, FusedPostOps post_ops, bool const_b)
-      : attrs_(attrs), post_ops_(post_ops), const_b_(const_b), matmul_(const_b) {}
+  GemmKernel(GemmAttrs attrs, FusedPostOps post_ops, bool const_b, Precision precision)
+      : attrs_(attrs),
+        post_ops_(post_ops),
+        const_b_(const_b),
+        precision_(precision),
+        matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -157,7 +162,11 @@ class GemmKernel final : public core::Kernel {
     memory::desc user_b({k, n}, memory::data_type::f32,
                         attrs_.trans_b ? memory::dims{1, k} : memory::dims{n, 1});
     memory::desc want_b =
-        const_b_ ? memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any) : user_b;
+        const_b_ ? memory::desc({k, n}, ComputeType(precision_), memory::format_tag::any)
+                 : InComputeType(user_b, precision_);
+    // A is converted anyway in bf16, into the row-major layout matmul reads fastest.
+    const memory::desc src =
+        precision_ == Precision::kFloat32 ? a_md : PlainDesc({m, k}, ComputeType(precision_));
     dnnl::primitive_attr attr;
     if (attrs_.alpha != 1.0f) attr.set_output_scales(0, {attrs_.alpha});
     dnnl::post_ops ops;
@@ -172,10 +181,10 @@ class GemmKernel final : public core::Kernel {
         TryDnnl("Gemm of [" + std::to_string(m) + "," + std::to_string(k) + "] x [" +
                     std::to_string(k) + "," + std::to_string(n) + "]",
                 [&] {
-                  dnnl::matmul::desc desc(a_md, want_b, PlainDesc({m, n}, memory::data_type::f32));
+                  dnnl::matmul::desc desc(src, want_b, PlainDesc({m, n}, memory::data_type::f32));
                   return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
                 }));
-    matmul_.Reset(pd, user_b);
+    matmul_.Reset(pd, user_b, a_md);
     with_c_ = with_c;
     return Status::Ok();
   }
@@ -183,6 +192,7 @@ class GemmKernel final : public core::Kernel {
   GemmAttrs attrs_;
   FusedPostOps post_ops_;
   bool const_b_;
+  Precision precision_;
   Shape a_shape_, b_shape_;
   bool with_c_ = false;
   WeightedPrimitive matmul_;
@@ -193,7 +203,8 @@ Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Gemm input A"));
   bool const_b = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(std::make_unique<GemmKernel>(attrs, post_ops, const_b));
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<GemmKernel>(attrs, post_ops, const_b, init.precision));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/post_ops.h"
+#include "backends/cpu/precision.h"
 #include "core/op_def.h"
 #include "core/shape_utils.h"
 
@@ -63,8 +64,8 @@ Status InferMatMul(core::InferContext& ctx) {
 
 class MatMulKernel final : public core::Kernel {
  public:
-  MatMulKernel(FusedPostOps post_ops, bool const_b)
-      : post_ops_(post_ops), const_b_(const_b), matmul_(const_b) {}
+  MatMulKernel(FusedPostOps post_ops, bool const_b, Precision precision)
+      : post_ops_(post_ops), const_b_(const_b), precision_(precision), matmul_(const_b) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -114,10 +115,11 @@ class MatMulKernel final : public core::Kernel {
     for (size_t i = 0; i + 2 < rank; ++i) yd[i] = std::max(ad[i], bd[i]);
     yd[rank - 2] = ad[rank - 2];
     yd[rank - 1] = bd[rank - 1];
-    memory::desc user_b = PlainDesc(bd, memory::data_type::f32);
+    const memory::desc user_a = PlainDesc(ad, memory::data_type::f32);
+    const memory::desc user_b = PlainDesc(bd, memory::data_type::f32);
     memory::desc want_b = const_b_ ? memory::desc(memory::dims(bd.begin(), bd.end()),
-                                                  memory::data_type::f32, memory::format_tag::any)
-                                   : user_b;
+                                                  ComputeType(precision_), memory::format_tag::any)
+                                   : InComputeType(user_b, precision_);
     ACCEL_ASSIGN_OR_RETURN(
         auto pd, TryDnnl("MatMul of " + ShapeToString(a) + " x " + ShapeToString(b), [&] {
           // The bias broadcasts over every axis but the last.
@@ -125,7 +127,7 @@ class MatMulKernel final : public core::Kernel {
           bias_dims.back() = yd.back();
           memory::desc bias_md =
               bias ? PlainDesc(bias_dims, memory::data_type::f32) : memory::desc();
-          dnnl::matmul::desc desc(PlainDesc(ad, memory::data_type::f32), want_b, bias_md,
+          dnnl::matmul::desc desc(InComputeType(user_a, precision_), want_b, bias_md,
                                   PlainDesc(yd, memory::data_type::f32));
           dnnl::post_ops ops;
           AppendFusedPostOps(post_ops_, ops);
@@ -133,7 +135,7 @@ class MatMulKernel final : public core::Kernel {
           attr.set_post_ops(ops);
           return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
         }));
-    matmul_.Reset(pd, user_b);
+    matmul_.Reset(pd, user_b, user_a);
     a_shape_ = a;
     b_shape_ = b;
     has_bias_ = bias;
@@ -142,6 +144,7 @@ class MatMulKernel final : public core::Kernel {
 
   FusedPostOps post_ops_;
   bool const_b_;
+  Precision precision_;
   Shape a_shape_, b_shape_;
   bool has_bias_ = false;
   WeightedPrimitive matmul_;
@@ -151,7 +154,8 @@ Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init)
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "MatMul input A"));
   bool const_b = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(std::make_unique<MatMulKernel>(post_ops, const_b));
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<MatMulKernel>(post_ops, const_b, init.precision));
 }
 
 }  // namespace
