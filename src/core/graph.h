@@ -13,6 +13,7 @@
 #include "accel/status.h"
 #include "accel/tensor.h"
 #include "core/attributes.h"
+#include "core/layout.h"
 
 namespace accel::core {
 
@@ -40,6 +41,7 @@ struct Value {
   TensorType type;
   std::optional<Tensor> constant;  // initializers (and, later, folded constants)
   int producer = kNoValue;         // index of the producing node, kNoValue for inputs/constants
+  Layout layout = Layout::kPlain;  // set by the layout pass; graph inputs and outputs stay plain
 };
 
 struct Node {

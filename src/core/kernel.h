@@ -13,6 +13,7 @@
 #include "accel/tensor.h"
 #include "core/attributes.h"
 #include "core/graph.h"
+#include "core/layout.h"
 
 namespace accel::core {
 
@@ -25,6 +26,10 @@ struct KernelInit {
   std::vector<const Tensor*> constant_inputs;  // nullptr where the input is not a constant
   std::vector<const TensorType*> output_types;
   int num_threads;
+  // Layouts the layout pass chose for each input and output (kPlain for omitted ones). A
+  // kernel whose OpDef does not declare layout support only ever sees kPlain.
+  std::vector<Layout> input_layouts;
+  std::vector<Layout> output_layouts;
   // LoadOptions::precision: the compute-heavy kernels may read inputs and weights in bfloat16.
   Precision precision = Precision::kFloat32;
 
@@ -40,13 +45,18 @@ class KernelContext {
   // False for an omitted optional input.
   virtual bool has_input(size_t i) const = 0;
   virtual const Tensor& input(size_t i) const = 0;
+  // The logical shape of input i; for a blocked input, input(i).shape() is the physical one.
+  virtual const Shape& input_shape(size_t i) const = 0;
 
   virtual size_t num_outputs() const = 0;
   // False for an omitted optional output (the kernel may skip computing it).
   virtual bool has_output(size_t i) const = 0;
+  // The logical shape the op's shape rule inferred for output i in this run (-1 where the rule
+  // could not tell).
+  virtual const Shape& output_shape(size_t i) const = 0;
   // The output buffer, allocated on first call with the shape the op's shape rule inferred
-  // for this run. Fails if the rule could not infer it (data-dependent shapes): such kernels
-  // call AllocateOutput instead.
+  // for this run (physical for a blocked output). Fails if the rule could not infer it
+  // (data-dependent shapes): such kernels call AllocateOutput instead.
   virtual Result<Tensor*> Output(size_t i) = 0;
   // Allocates output i with the shape the kernel computed (dtype from the shape rule).
   virtual Result<Tensor*> AllocateOutput(size_t i, Shape shape) = 0;

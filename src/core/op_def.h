@@ -15,6 +15,7 @@
 #include "accel/status.h"
 #include "core/infer_context.h"
 #include "core/kernel.h"
+#include "core/layout.h"
 
 namespace accel::core {
 
@@ -25,6 +26,7 @@ struct OpDef {
   int min_version;            // oldest of `versions` this implementation handles
   InferFn infer;
   CreateKernelFn create;
+  LayoutSupport layouts = LayoutSupport::kPlainOnly;
 };
 
 // The op version in force for a model opset, or an Unsupported error naming op and opset.

@@ -33,6 +33,8 @@ constexpr PassEntry kPasses[] = {
     {"fuse_layernorm", 2, RunFuseLayerNorm},
     {"fuse_attention", 2, RunFuseAttention},
     {"fuse_elementwise_chain", 2, RunFuseElementwiseChain},
+    // Last: it decides layouts for the final set of nodes.
+    {"propagate_layouts", 2, RunPropagateLayouts},
 };
 
 constexpr int kMaxLevel = 2;

@@ -123,5 +123,6 @@ Status RunFuseActivationAdd(Graph& g, PassContext& ctx);
 Status RunFuseLayerNorm(Graph& g, PassContext& ctx);
 Status RunFuseAttention(Graph& g, PassContext& ctx);
 Status RunFuseElementwiseChain(Graph& g, PassContext& ctx);
+Status RunPropagateLayouts(Graph& g, PassContext& ctx);
 
 }  // namespace accel::core

@@ -657,7 +657,8 @@ const core::OpDef& WhereOpDef() {
 }
 
 const core::OpDef& ClipOpDef() {
-  static const core::OpDef def{"Clip", "", {1, 6, 11, 12, 13}, 1, InferClip, CreateClip};
+  static const core::OpDef def{
+      "Clip", "", {1, 6, 11, 12, 13}, 1, InferClip, CreateClip, core::LayoutSupport::kElementwise};
   return def;
 }
 

@@ -195,7 +195,8 @@ constexpr core::CreateKernelFn CreateSplit = dm::CreateFunctionKernel<ComputeSpl
 }  // namespace
 
 const core::OpDef& ConcatOpDef() {
-  static const core::OpDef def{"Concat", "", {1, 4, 11, 13}, 1, InferConcat, CreateConcat};
+  static const core::OpDef def{
+      "Concat", "", {1, 4, 11, 13}, 1, InferConcat, CreateConcat, core::LayoutSupport::kConcat};
   return def;
 }
 

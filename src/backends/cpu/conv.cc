@@ -70,8 +70,14 @@ Status InferConv(core::InferContext& ctx) {
 
 class ConvKernel final : public core::Kernel {
  public:
-  ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights)
-      : attrs_(std::move(attrs)), group_(group), post_ops_(post_ops), conv_(const_weights) {}
+  ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights,
+             core::Layout x_layout, core::Layout y_layout)
+      : attrs_(std::move(attrs)),
+        group_(group),
+        post_ops_(post_ops),
+        x_layout_(x_layout),
+        y_layout_(y_layout),
+        conv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -82,8 +88,9 @@ class ConvKernel final : public core::Kernel {
     if (b) ACCEL_RETURN_IF_ERROR(RequireFloat32(b->dtype(), "Conv bias"));
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     if (y->element_count() == 0) return Status::Ok();
-    if (x.shape() != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
-      ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), w.shape(), y->shape(), b != nullptr));
+    if (ctx.input_shape(0) != x_shape_ || w.shape() != w_shape_ || (b != nullptr) != has_bias_) {
+      ACCEL_RETURN_IF_ERROR(
+          Prepare(ctx.input_shape(0), w.shape(), ctx.output_shape(0), b != nullptr));
     }
     const Tensor* addend = nullptr;
     if (post_ops_.sum) {
@@ -115,11 +122,25 @@ class ConvKernel final : public core::Kernel {
     AppendFusedPostOps(post_ops_, ops);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::convolution_forward>(
-                                        "Conv", dnnl::algorithm::convolution_direct, x, any_weights,
-                                        bias_md, y, win, attr, BlockedIo(post_ops_, win, group_)));
-    conv_.Reset(pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32),
-                PlainDesc(x, memory::data_type::f32), PlainDesc(y, memory::data_type::f32));
+    const memory::desc user_x = LayoutDesc(x_layout_, x), user_y = LayoutDesc(y_layout_, y);
+    auto make = [&](const memory::desc& src, const memory::desc& dst) {
+      return ConvPrimitiveDesc<dnnl::convolution_forward>(
+          "Conv", dnnl::algorithm::convolution_direct, src, any_weights, bias_md, dst, win, attr);
+    };
+    // Blocked values run in their own layout: oneDNN's jit kernels read and write it directly.
+    // Otherwise (or should oneDNN refuse that) it picks src/dst layouts itself, with reorders
+    // from and to the values' layouts around each run.
+    const bool flows = x_layout_ == core::Layout::kBlocked || y_layout_ == core::Layout::kBlocked;
+    Result<dnnl::convolution_forward::primitive_desc> pd =
+        flows ? make(user_x, user_y) : Unsupported("plain values");
+    if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");
+    if (!pd.ok()) {
+      const bool any = flows || BlockedIo(post_ops_, win, group_);
+      pd = make(any ? AnyDesc(x) : user_x, any ? AnyDesc(y) : user_y);
+    }
+    if (!pd.ok()) return pd.status();
+    conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
+                user_y);
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
@@ -144,6 +165,7 @@ class ConvKernel final : public core::Kernel {
   WindowAttrs attrs_;
   int64_t group_;
   FusedPostOps post_ops_;
+  core::Layout x_layout_, y_layout_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
@@ -156,13 +178,15 @@ Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Conv input"));
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
-      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, post_ops, const_weights));
+      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, post_ops, const_weights,
+                                   init.input_layouts[0], init.output_layouts[0]));
 }
 
 }  // namespace
 
 const core::OpDef& ConvOpDef() {
-  static const core::OpDef def{"Conv", "", {1, 11, 22}, 1, InferConv, CreateConv};
+  static const core::OpDef def{
+      "Conv", "", {1, 11, 22}, 1, InferConv, CreateConv, core::LayoutSupport::kConv};
   return def;
 }
 

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "accel/status.h"
 #include "accel/tensor.h"
 #include "core/graph.h"
+#include "core/layout.h"
 
 namespace accel::cpu {
 
@@ -261,6 +263,20 @@ inline AxisLayout LayoutAround(std::span<const int64_t> dims, int64_t axis) {
 // Reads a scalar (or one-element) tensor of any numeric dtype as double.
 Result<double> ReadScalarAsDouble(const Tensor& t);
 
+// The elementwise ops that may run on channel-blocked data (core/layout.h): each element is
+// computed on its own, and the zero padding of a blocked tensor stays finite through them (no
+// Log, Div or Reciprocal: an infinite padding lane would poison a following convolution).
+constexpr core::LayoutSupport ElementwiseLayouts(std::string_view op) {
+  constexpr std::string_view kBlockable[] = {
+      "Abs",       "Add",       "Celu",    "Elu",      "Erf",  "Gelu", "HardSigmoid",
+      "HardSwish", "LeakyRelu", "Max",     "Min",      "Mish", "Mul",  "Neg",
+      "Relu",      "Selu",      "Sigmoid", "Softplus", "Sub",  "Sum",  "Tanh"};
+  for (std::string_view name : kBlockable) {
+    if (name == op) return core::LayoutSupport::kElementwise;
+  }
+  return core::LayoutSupport::kPlainOnly;
+}
+
 }  // namespace accel::cpu
 
 #define ACCEL_UNPAREN(...) __VA_ARGS__
@@ -268,11 +284,16 @@ Result<double> ReadScalarAsDouble(const Tensor& t);
 // The tail of the per-op macros of unary.cc and binary.cc, which are expanded inside an
 // anonymous namespace: defines <Name>OpDef() (outside it) over the shape rule Infer<Name##Op> and
 // the factory Create<Name##Op>. Versions is a parenthesized list.
-#define ACCEL_ELEMENTWISE_OPDEF(Name, Versions, MinVersion, Infer, Create)                     \
-  }                                                                                            \
-  const core::OpDef& Name##OpDef() {                                                           \
-    static const core::OpDef def{                                                              \
-        #Name, "", {ACCEL_UNPAREN Versions}, MinVersion, &Infer<Name##Op>, &Create<Name##Op>}; \
-    return def;                                                                                \
-  }                                                                                            \
+#define ACCEL_ELEMENTWISE_OPDEF(Name, Versions, MinVersion, Infer, Create) \
+  }                                                                        \
+  const core::OpDef& Name##OpDef() {                                       \
+    static const core::OpDef def{#Name,                                    \
+                                 "",                                       \
+                                 {ACCEL_UNPAREN Versions},                 \
+                                 MinVersion,                               \
+                                 &Infer<Name##Op>,                         \
+                                 &Create<Name##Op>,                        \
+                                 ElementwiseLayouts(#Name)};               \
+    return def;                                                            \
+  }                                                                        \
   namespace {

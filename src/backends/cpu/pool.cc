@@ -184,9 +184,11 @@ void PoolReference(const PoolParams& p, const Window& w, const Shape& xs, const 
 
 class PoolKernel final : public core::Kernel {
  public:
-  explicit PoolKernel(PoolParams params) : params_(std::move(params)) {}
+  PoolKernel(PoolParams params, bool blocked_io)
+      : params_(std::move(params)), blocked_io_(blocked_io) {}
 
   Status Compute(core::KernelContext& ctx) override {
+    if (blocked_io_) return ComputeBlocked(ctx);
     const Tensor& x = ctx.input(0);
     const DType dtype = x.dtype();
     const bool byte_max =
@@ -234,6 +236,44 @@ class PoolKernel final : public core::Kernel {
   }
 
  private:
+  // Channel-blocked input and output (set by the layout pass; float32, no Indices output).
+  Status ComputeBlocked(core::KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(x.dtype(), PoolName(params_)));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    const Shape& xs = ctx.input_shape(0);
+    const Shape& ys = ctx.output_shape(0);
+    if (ElementCount(ys) == 0) return Status::Ok();
+    if (ElementCount(xs) == 0) {
+      return InvalidArgument(std::string(PoolName(params_)) + " of an empty input " +
+                             ShapeToString(xs));
+    }
+    if (xs != x_shape_) ACCEL_RETURN_IF_ERROR(Prepare(xs, false, DType::kFloat32));
+    const memory::desc x_md = LayoutDesc(core::Layout::kBlocked, xs);
+    const memory::desc y_md = LayoutDesc(core::Layout::kBlocked, ys);
+    dnnl::stream& stream = ThreadStream();
+    if (use_dnnl_ && pd_.src_desc() == x_md && pd_.dst_desc() == y_md) {
+      pool_.execute(stream,
+                    {{DNNL_ARG_SRC, WrapTensor(x, x_md)}, {DNNL_ARG_DST, WrapTensor(*y, y_md)}});
+      stream.wait();
+      return Status::Ok();
+    }
+    // A window only the plain path handles: run it on plain copies.
+    ACCEL_ASSIGN_OR_RETURN(Tensor x_plain, Tensor::Create(DType::kFloat32, xs));
+    ACCEL_ASSIGN_OR_RETURN(Tensor y_plain, Tensor::Create(DType::kFloat32, ys));
+    memory x_mem = WrapTensor(x, x_md),
+           xp_mem = WrapTensor(x_plain, PlainDesc(xs, memory::data_type::f32));
+    dnnl::reorder(x_mem, xp_mem).execute(stream, x_mem, xp_mem);
+    stream.wait();
+    PoolReference(params_, window_, xs, x_plain.data_as<float>(), y_plain.data_as<float>(),
+                  nullptr);
+    memory yp_mem = WrapTensor(y_plain, PlainDesc(ys, memory::data_type::f32)),
+           y_mem = WrapTensor(*y, y_md);
+    dnnl::reorder(yp_mem, y_mem).execute(stream, yp_mem, y_mem);
+    stream.wait();
+    return Status::Ok();
+  }
+
   Status Prepare(const Shape& x, bool with_indices, DType dtype) {
     ACCEL_ASSIGN_OR_RETURN(window_, PoolWindow(params_, std::span(x).subspan(2)));
     x_shape_ = x;
@@ -277,6 +317,15 @@ class PoolKernel final : public core::Kernel {
         return dnnl::pooling_v2_forward::primitive_desc(desc, CpuEngine());
       });
     };
+    if (blocked_io_) {
+      Result<dnnl::pooling_v2_forward::primitive_desc> pd =
+          make_pd(LayoutDesc(core::Layout::kBlocked, x), LayoutDesc(core::Layout::kBlocked, y));
+      if (!pd.ok() || IsReference(*pd)) return Status::Ok();  // ComputeBlocked's plain copies
+      pd_ = *pd;
+      pool_ = dnnl::pooling_v2_forward(pd_);
+      use_dnnl_ = true;
+      return Status::Ok();
+    }
     Result<dnnl::pooling_v2_forward::primitive_desc> pd =
         make_pd(PlainDesc(x, memory::data_type::f32), PlainDesc(y, memory::data_type::f32));
     if (!pd.ok()) return Status::Ok();  // the plain loop covers every window
@@ -309,6 +358,7 @@ class PoolKernel final : public core::Kernel {
   }
 
   PoolParams params_;
+  bool blocked_io_;
   // State for the last seen input; rebuilt when it changes.
   Shape x_shape_;
   bool with_indices_ = false;
@@ -333,7 +383,11 @@ Status InferPoolOp(core::InferContext& ctx) {
 template <PoolKind kKind, bool kGlobal>
 Result<std::unique_ptr<core::Kernel>> CreatePool(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(PoolParams params, ParsePool(kKind, kGlobal, init.attrs, init.opset));
-  return std::unique_ptr<core::Kernel>(std::make_unique<PoolKernel>(std::move(params)));
+  const bool blocked = init.input_layouts[0] == core::Layout::kBlocked;
+  if (blocked != (init.output_layouts[0] == core::Layout::kBlocked)) {
+    return Internal("pooling between different layouts");
+  }
+  return std::unique_ptr<core::Kernel>(std::make_unique<PoolKernel>(std::move(params), blocked));
 }
 
 }  // namespace
@@ -344,7 +398,8 @@ const core::OpDef& MaxPoolOpDef() {
                                {1, 8, 10, 11, 12, 22},
                                1,
                                InferPoolOp<PoolKind::kMax, false>,
-                               CreatePool<PoolKind::kMax, false>};
+                               CreatePool<PoolKind::kMax, false>,
+                               core::LayoutSupport::kSpatial};
   return def;
 }
 
@@ -354,7 +409,8 @@ const core::OpDef& AveragePoolOpDef() {
                                {1, 7, 10, 11, 19, 22},
                                1,
                                InferPoolOp<PoolKind::kAverage, false>,
-                               CreatePool<PoolKind::kAverage, false>};
+                               CreatePool<PoolKind::kAverage, false>,
+                               core::LayoutSupport::kSpatial};
   return def;
 }
 
@@ -374,7 +430,8 @@ const core::OpDef& GlobalMaxPoolOpDef() {
                                {1, 22},
                                1,
                                InferPoolOp<PoolKind::kMax, true>,
-                               CreatePool<PoolKind::kMax, true>};
+                               CreatePool<PoolKind::kMax, true>,
+                               core::LayoutSupport::kSpatial};
   return def;
 }
 
@@ -384,7 +441,8 @@ const core::OpDef& GlobalAveragePoolOpDef() {
                                {1, 22},
                                1,
                                InferPoolOp<PoolKind::kAverage, true>,
-                               CreatePool<PoolKind::kAverage, true>};
+                               CreatePool<PoolKind::kAverage, true>,
+                               core::LayoutSupport::kSpatial};
   return def;
 }
 

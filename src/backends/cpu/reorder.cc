@@ -1,0 +1,66 @@
+// Reorder (internal, domain "accel"): converts a float32 NCHW tensor between the plain and the
+// channel-blocked layout. The layout pass inserts it where a blocked value meets an op that
+// needs plain data, or the reverse; the node's input and output values carry the two layouts.
+#include "backends/cpu/dnnl_util.h"
+#include "core/op_def.h"
+
+namespace accel::cpu {
+
+namespace {
+
+Status InferReorder(core::InferContext& ctx) {
+  ctx.set_output(0, ctx.input_type(0));
+  return Status::Ok();
+}
+
+class ReorderKernel final : public core::Kernel {
+ public:
+  ReorderKernel(core::Layout from, core::Layout to) : from_(from), to_(to) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    ACCEL_RETURN_IF_ERROR(RequireFloat32(x.dtype(), "Reorder input"));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
+    const Shape& shape = ctx.input_shape(0);
+    if (ElementCount(shape) == 0) return Status::Ok();
+    if (shape != shape_) {
+      src_ = LayoutDesc(from_, shape);
+      dst_ = LayoutDesc(to_, shape);
+      ACCEL_ASSIGN_OR_RETURN(reorder_, TryDnnl("Reorder " + ShapeToString(shape), [&] {
+                               return dnnl::reorder(dnnl::reorder::primitive_desc(
+                                   CpuEngine(), src_, CpuEngine(), dst_));
+                             }));
+      shape_ = shape;
+    }
+    dnnl::memory src = WrapTensor(x, src_);
+    dnnl::memory dst = WrapTensor(*y, dst_);
+    reorder_.execute(ThreadStream(), src, dst);
+    ThreadStream().wait();
+    return Status::Ok();
+  }
+
+ private:
+  core::Layout from_, to_;
+  Shape shape_;
+  dnnl::memory::desc src_, dst_;
+  dnnl::reorder reorder_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateReorder(const core::KernelInit& init) {
+  ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Reorder input"));
+  if (init.input_layouts[0] == init.output_layouts[0]) {
+    return Internal("Reorder between equal layouts");
+  }
+  return std::unique_ptr<core::Kernel>(
+      std::make_unique<ReorderKernel>(init.input_layouts[0], init.output_layouts[0]));
+}
+
+}  // namespace
+
+const core::OpDef& ReorderOpDef() {
+  static const core::OpDef def{
+      "Reorder", "accel", {1}, 1, InferReorder, CreateReorder, core::LayoutSupport::kReorder};
+  return def;
+}
+
+}  // namespace accel::cpu
