@@ -1,0 +1,178 @@
+// The layout pass (propagate_layouts): on graphs with the patterns it handles, checks which
+// values it made channel-blocked, how many Reorder nodes it inserted, and that the outputs equal
+// the unoptimized run (optimization_level 0) within fp32 tolerance. Channel counts that do not
+// fill whole blocks of 16 (24, 40) exercise the padded last block.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "accel/accel.h"
+#include "core/model_impl.h"
+#include "onnx_test_util.h"
+
+namespace accel {
+namespace {
+
+struct Builder : testing::GraphBuilder {
+  Builder() : GraphBuilder(13, /*seed=*/7) {}
+  // Conv k x k, pad k/2, stride 1, with bias: `in_c` -> `out_c` channels.
+  void Conv(const std::string& x, int64_t in_c, int64_t out_c, const std::string& out,
+            int64_t k = 3, int64_t group = 1) {
+    onnx::NodeProto* n = Node(
+        "Conv", {x, Weight(out + "_w", {out_c, in_c / group, k, k}), Weight(out + "_b", {out_c})},
+        out);
+    *n->add_attribute() = testing::IntsAttr("pads", {k / 2, k / 2, k / 2, k / 2});
+    *n->add_attribute() = testing::IntAttr("group", group);
+  }
+};
+
+struct Plan {
+  int blocked = 0;   // values in the blocked layout
+  int reorders = 0;  // Reorder nodes
+};
+
+Plan PlanOf(const Model& model) {
+  Plan plan;
+  const core::Graph& g = model.internal_impl().graph;
+  for (const core::Value& v : g.values) plan.blocked += v.layout == core::Layout::kBlocked;
+  for (const core::Node& n : g.nodes) plan.reorders += n.op_type == "Reorder";
+  return plan;
+}
+
+std::vector<float> Run(const Model& model) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  std::vector<std::vector<float>> buffers;
+  std::vector<NamedTensor> inputs;
+  buffers.reserve(model.inputs().size());
+  for (const ValueInfo& info : model.inputs()) {
+    int64_t count = 1;
+    for (int64_t d : info.dims) count *= d;
+    std::vector<float>& data = buffers.emplace_back(count);
+    for (float& v : data) v = dist(rng);
+    inputs.push_back({info.name, Tensor::View(DType::kFloat32, Shape(info.dims), data.data())});
+  }
+  Result<Session> session = Session::Create(model);
+  REQUIRE(session.ok());
+  std::vector<float> all;
+  // Twice: the second run reuses the kernels' prepared primitives.
+  for (int run = 0; run < 2; ++run) {
+    Result<std::vector<NamedTensor>> out = session->Run(inputs);
+    INFO(out.status().ToString());
+    REQUIRE(out.ok());
+    all.clear();
+    for (const NamedTensor& t : *out) {
+      std::span<const float> v = t.tensor.values<float>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+  }
+  return all;
+}
+
+// fp32 tolerance: blocked and plain kernels sum in different orders.
+void CheckSameAsUnoptimized(const Builder& b) {
+  std::vector<float> want = Run(b.Require(0));
+  std::vector<float> got = Run(b.Require(2));
+  REQUIRE(got.size() == want.size());
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::abs(got[i] - want[i]) <= 1e-4f + 1e-4f * std::abs(want[i]))) ++bad;
+  }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("Blocked layouts flow through a conv block with padded channels", "[layout]") {
+  // image -> Conv(3->24) -> MaxPool -> Conv(24->24) + residual -> Relu -> Conv dw ->
+  // Sigmoid -> GlobalAveragePool -> Flatten.
+  Builder b;
+  b.Input("x", {1, 3, 12, 12});
+  b.Conv("x", 3, 24, "c1");
+  onnx::NodeProto* pool = b.Node("MaxPool", {"c1"}, "p1");
+  *pool->add_attribute() = testing::IntsAttr("kernel_shape", {2, 2});
+  *pool->add_attribute() = testing::IntsAttr("strides", {2, 2});
+  b.Conv("p1", 24, 24, "c2");
+  b.Node("Add", {"c2", "p1"}, "r");
+  b.Node("Relu", {"r"}, "a");
+  b.Conv("a", 24, 24, "dw", 3, 24);
+  b.Node("Sigmoid", {"dw"}, "s");
+  b.Node("GlobalAveragePool", {"s"}, "g");
+  b.Node("Flatten", {"g"}, "out");
+  b.Output("out");
+  Plan plan = PlanOf(b.Require(2));
+  // Conv(3 channels, read plain)+... c1, p1, Conv+Add+Relu, dw Conv+Sigmoid and the global
+  // pool's output are blocked; the only Reorder is before Flatten.
+  CHECK(plan.blocked == 5);
+  CHECK(plan.reorders == 1);
+  CheckSameAsUnoptimized(b);
+}
+
+TEST_CASE("A squeeze-excitation block multiplies blocked data per channel", "[layout]") {
+  Builder b;
+  b.Input("x", {1, 40, 8, 8});
+  b.Conv("x", 40, 40, "c1", 1);
+  b.Node("GlobalAveragePool", {"c1"}, "g");
+  b.Conv("g", 40, 8, "s1", 1);
+  b.Node("Relu", {"s1"}, "s1r");
+  b.Conv("s1r", 8, 40, "s2", 1);
+  b.Node("HardSigmoid", {"s2"}, "gate");
+  b.Node("Mul", {"c1", "gate"}, "m");
+  b.Node("Mul", {"m", b.Scalar("k", 0.5f)}, "m2");
+  b.Conv("m2", 40, 16, "out", 1);
+  b.Output("out");
+  Model model = b.Require(2);
+  Plan plan = PlanOf(model);
+  // x is reordered once; the gate [1,40,1,1] broadcasts over blocked c1 as it is; out is plain.
+  CHECK(plan.reorders == 1);
+  CHECK(plan.blocked == 7);
+  CheckSameAsUnoptimized(b);
+}
+
+TEST_CASE("Channel Concat stays blocked only when its inputs fill whole blocks", "[layout]") {
+  SECTION("16 + 24 channels: blocked") {
+    Builder b;
+    b.Input("x", {1, 8, 6, 6});
+    b.Conv("x", 8, 16, "a");
+    b.Conv("x", 8, 24, "c");
+    onnx::NodeProto* cat = b.Node("Concat", {"a", "c"}, "cat");
+    *cat->add_attribute() = testing::IntAttr("axis", -3);
+    b.Conv("cat", 40, 8, "out");
+    b.Output("out");
+    Plan plan = PlanOf(b.Require(2));
+    CHECK(plan.reorders == 1);  // x, once, for both Convs
+    CheckSameAsUnoptimized(b);
+  }
+  SECTION("24 + 16 channels: plain") {
+    Builder b;
+    b.Input("x", {1, 8, 6, 6});
+    b.Conv("x", 8, 24, "a");
+    b.Conv("x", 8, 16, "c");
+    onnx::NodeProto* cat = b.Node("Concat", {"a", "c"}, "cat");
+    *cat->add_attribute() = testing::IntAttr("axis", 1);
+    b.Conv("cat", 40, 8, "out");
+    b.Output("out");
+    CheckSameAsUnoptimized(b);
+  }
+}
+
+TEST_CASE("Plain-only ops get plain data and disabling the pass inserts nothing", "[layout]") {
+  Builder b;
+  b.Input("x", {1, 8, 6, 6});
+  b.Conv("x", 8, 16, "c");
+  b.Node("Relu", {"c"}, "r");
+  b.Node("Div", {"r", b.Scalar("two", 2.0f)}, "d");  // Div is plain-only
+  b.Node("Exp", {"d"}, "e");
+  b.Conv("e", 16, 16, "out");
+  b.Output("out");
+  Plan plan = PlanOf(b.Require(2));
+  // Conv+Relu writes plain data for Div directly; x and Exp's output are reordered.
+  CHECK(plan.reorders == 2);
+  CheckSameAsUnoptimized(b);
+  Plan off = PlanOf(b.Require(2, {"propagate_layouts"}));
+  CHECK(off.blocked == 0);
+  CHECK(off.reorders == 0);
+}
+
+}  // namespace
+}  // namespace accel
