@@ -54,6 +54,24 @@ Status InferConvTranspose(core::InferContext& ctx) {
   return Status::Ok();
 }
 
+// bf16 reads x converted anyway, so into the blocked layout of oneDNN's jit bf16 kernel (on
+// plain bf16 data oneDNN 2.6 picks a gemm-based path that fails at run time); y stays float32.
+Result<dnnl::deconvolution_forward::primitive_desc> Bf16DeconvolutionDesc(
+    const Shape& x, const memory::desc& weights, const memory::desc& bias, const Shape& y,
+    const Window& win) {
+  auto any = [](const Shape& s, memory::data_type type) {
+    return memory::desc(ToDnnlDims(s), type, memory::format_tag::any);
+  };
+  return TryDnnl("bf16 ConvTranspose with input " + ShapeToString(x), [&] {
+    dnnl::deconvolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+        any(x, memory::data_type::bf16), weights, bias, any(y, memory::data_type::f32),
+        ToDnnlDims(win.strides), ToDnnlDilations(win.dilations), ToDnnlDims(win.pad_begin),
+        ToDnnlDims(win.pad_end));
+    return dnnl::deconvolution_forward::primitive_desc(desc, CpuEngine());
+  });
+}
+
 class ConvTransposeKernel final : public core::Kernel {
  public:
   ConvTransposeKernel(WindowAttrs attrs, core::Attributes node_attrs, int64_t group,
@@ -123,19 +141,15 @@ class ConvTransposeKernel final : public core::Kernel {
     const Precision precision = ConvPrecision(precision_, group_, x[1]);
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({y[1]}, memory::data_type::f32) : memory::desc();
-    // bf16 converts x anyway: into the blocked layouts of oneDNN's jit bf16 kernel (on plain
-    // ones it takes a gemm-based path that fails at run time in oneDNN 2.6).
-    const bool bf16 = precision == Precision::kBFloat16;
-    const memory::desc user_x = PlainDesc(x, memory::data_type::f32);
-    const memory::desc user_y = PlainDesc(y, memory::data_type::f32);
-    auto any = [](const Shape& s) {
-      return memory::desc(ToDnnlDims(s), memory::data_type::f32, memory::format_tag::any);
-    };
-    ACCEL_ASSIGN_OR_RETURN(auto pd, ConvPrimitiveDesc<dnnl::deconvolution_forward>(
-                                        "ConvTranspose", dnnl::algorithm::deconvolution_direct,
-                                        InComputeType(bf16 ? any(x) : user_x, precision),
-                                        any_weights, bias_md, bf16 ? any(y) : user_y, win));
-    deconv_.Reset(pd, memory::desc(wdims, memory::data_type::f32, wstrides), user_x, user_y);
+    Result<dnnl::deconvolution_forward::primitive_desc> pd =
+        precision == Precision::kBFloat16
+            ? Bf16DeconvolutionDesc(x, any_weights, bias_md, y, win)
+            : ConvPrimitiveDesc<dnnl::deconvolution_forward>("ConvTranspose",
+                                                             dnnl::algorithm::deconvolution_direct,
+                                                             x, any_weights, bias_md, y, win);
+    if (!pd.ok()) return pd.status();
+    deconv_.Reset(*pd, memory::desc(wdims, memory::data_type::f32, wstrides),
+                  PlainDesc(x, memory::data_type::f32), PlainDesc(y, memory::data_type::f32));
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;
