@@ -187,6 +187,26 @@ TEST_CASE("fuse_layernorm: near misses stay unfused", "[fusion]") {
   }
 }
 
+TEST_CASE("fuse_layernorm: ONNX LayerNormalization moves to the float32 kernel", "[fusion]") {
+  for (bool mean_used : {false, true}) {
+    GraphBuilder b(17, 7);
+    b.Input("x", {2, 5, 24});
+    onnx::NodeProto* ln =
+        b.Node("LayerNormalization",
+               {"x", b.Weight("gamma", {24}, 0.5f, 1.5f), b.Weight("beta", {24})}, "out");
+    *ln->add_attribute() = testing::IntAttr("axis", -1);
+    if (mean_used) {
+      ln->add_output("mean");
+      b.Output("mean");
+    }
+    b.Output("out");
+    Fired fired = Optimize(b, "fuse_layernorm", "LayerNormalization");
+    CHECK(fired.rewrites == (mean_used ? 0 : 1));
+    CHECK(fired.fused_nodes == (mean_used ? 0 : 1));
+    CheckSameAsUnoptimized(b);
+  }
+}
+
 // ---- Attention
 
 struct AttentionOptions {

@@ -5,7 +5,8 @@
 // with d^2 as Pow(d, 2) or d * d. Fused only for float32 x of known rank, axes that are exactly
 // the trailing ones, a constant scalar eps, and constant gamma/beta whose shape is the
 // normalized dims (so the Mul/Add never broadcast x). Every intermediate value must feed only
-// the pattern.
+// the pattern. The pass also moves ONNX LayerNormalization nodes of the same restricted form
+// onto accel.LayerNormalization, whose float32 kernel is the faster one.
 #include <optional>
 #include <string>
 #include <vector>
@@ -203,6 +204,41 @@ std::optional<Match> MatchAt(const Graph& g, const ValueUses& uses, const PassCo
   return m;
 }
 
+// ONNX LayerNormalization (opset 17) with float32 stash whose statistics outputs nobody reads
+// and whose Scale/B have the normalized shape: the same op, run by the float32 kernel of
+// accel.LayerNormalization instead of the general one (double accumulation, any broadcast).
+bool RetargetOnnxLayerNorm(Graph& g, const ValueUses& uses, Node& node) {
+  if (!node.domain.empty() || node.op_type != "LayerNormalization" || node.inputs.size() < 2 ||
+      node.outputs.empty()) {
+    return false;
+  }
+  const int x = node.inputs[0];
+  if (!IsFloat32(g, x) || !g.values[x].type.has_shape || !IsFloat32(g, node.outputs[0])) {
+    return false;
+  }
+  Result<int64_t> stash = node.attrs.GetInt("stash_type", 1);
+  Result<int64_t> axis = node.attrs.GetInt("axis", -1);
+  Result<float> eps = node.attrs.GetFloat("epsilon", 1e-5f);
+  if (!stash.ok() || *stash != 1 || !axis.ok() || !eps.ok() || !(*eps >= 0.0f)) return false;
+  Result<int64_t> first = NormalizeAxis(*axis, g.values[x].type.rank());
+  if (!first.ok()) return false;
+  for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) {
+    if (node.inputs[i] == kNoValue && i == 2) continue;
+    if (!IsNormalizedParam(g, node.inputs[i], x, *first)) return false;
+  }
+  for (size_t i = 1; i < node.outputs.size(); ++i) {
+    const int v = node.outputs[i];
+    if (v != kNoValue && (uses.is_graph_output(v) || !uses.consumers(v).empty())) return false;
+  }
+  node.domain = std::string(kAccelDomain);
+  node.opset = 1;
+  node.outputs.resize(1);
+  node.attrs = Attributes();
+  node.attrs.Set("axis", *first);
+  node.attrs.Set("epsilon", *eps);
+  return true;
+}
+
 }  // namespace
 
 Status RunFuseLayerNorm(Graph& g, PassContext& ctx) {
@@ -210,6 +246,10 @@ Status RunFuseLayerNorm(Graph& g, PassContext& ctx) {
   const size_t count = g.nodes.size();
   for (size_t n = 0; n < count; ++n) {
     if (ctx.IsRemoved(n)) continue;
+    if (RetargetOnnxLayerNorm(g, uses, g.nodes[n])) {
+      ctx.CountRewrite();
+      continue;
+    }
     std::optional<Match> m = MatchAt(g, uses, ctx, static_cast<int>(n));
     if (!m) continue;
     Node fused;
