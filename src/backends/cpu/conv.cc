@@ -6,6 +6,7 @@
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/post_ops.h"
+#include "backends/cpu/precision.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -71,12 +72,13 @@ Status InferConv(core::InferContext& ctx) {
 class ConvKernel final : public core::Kernel {
  public:
   ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights,
-             core::Layout x_layout, core::Layout y_layout)
+             core::Layout x_layout, core::Layout y_layout, Precision precision)
       : attrs_(std::move(attrs)),
         group_(group),
         post_ops_(post_ops),
         x_layout_(x_layout),
         y_layout_(y_layout),
+        precision_(precision),
         conv_(const_weights) {}
 
   Status Compute(core::KernelContext& ctx) override {
@@ -116,7 +118,8 @@ class ConvKernel final : public core::Kernel {
       wdims[0] = w[0] / group_;
       wdims.insert(wdims.begin(), group_);
     }
-    memory::desc any_weights(wdims, memory::data_type::f32, memory::format_tag::any);
+    const Precision precision = ConvPrecision(precision_, group_, x[1]);
+    memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
     dnnl::post_ops ops;
     AppendFusedPostOps(post_ops_, ops);
@@ -125,7 +128,8 @@ class ConvKernel final : public core::Kernel {
     const memory::desc user_x = LayoutDesc(x_layout_, x), user_y = LayoutDesc(y_layout_, y);
     auto make = [&](const memory::desc& src, const memory::desc& dst) {
       return ConvPrimitiveDesc<dnnl::convolution_forward>(
-          "Conv", dnnl::algorithm::convolution_direct, src, any_weights, bias_md, dst, win, attr);
+          "Conv", dnnl::algorithm::convolution_direct, InComputeType(src, precision), any_weights,
+          bias_md, dst, win, attr);
     };
     // Blocked values run in their own layout: oneDNN's jit kernels read and write it directly.
     // Otherwise (or should oneDNN refuse that) it picks src/dst layouts itself, with reorders
@@ -135,7 +139,9 @@ class ConvKernel final : public core::Kernel {
         flows ? make(user_x, user_y) : Unsupported("plain values");
     if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");
     if (!pd.ok()) {
-      const bool any = flows || BlockedIo(post_ops_, win, group_);
+      // bf16 converts src anyway: into the layout oneDNN runs fastest.
+      const bool any =
+          flows || BlockedIo(post_ops_, win, group_) || precision != Precision::kFloat32;
       pd = make(any ? AnyDesc(x) : user_x, any ? AnyDesc(y) : user_y);
     }
     if (!pd.ok()) return pd.status();
@@ -166,6 +172,7 @@ class ConvKernel final : public core::Kernel {
   int64_t group_;
   FusedPostOps post_ops_;
   core::Layout x_layout_, y_layout_;
+  Precision precision_;
   // State for the last seen shapes; rebuilt when they change.
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
@@ -179,7 +186,7 @@ Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   bool const_weights = IsConstantInput(init, 1);
   return std::unique_ptr<core::Kernel>(
       std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, post_ops, const_weights,
-                                   init.input_layouts[0], init.output_layouts[0]));
+                                   init.input_layouts[0], init.output_layouts[0], init.precision));
 }
 
 }  // namespace
