@@ -58,6 +58,16 @@ if(EXISTS ${ACCEL_NODE_TESTS})
       "per op type [^\n]*\nop type +count +ms +%\nConv +1 +[0-9.]+ +[0-9.]+\n\\(outside nodes\\) ")
   add_test(NAME cli_profile_json
            COMMAND ${ACCEL_CLI_HELPER} profile-json ${ACCEL_CLI} ${ACCEL_CLI_PROFILE_MODEL})
+  # --precision: a bad value is a usage error, and bf16 where oneDNN may not use bf16
+  # instructions (capped here with ONEDNN_MAX_CPU_ISA) is refused at load, never run as float32.
+  add_test(NAME cli_precision_bad_value_exit_2
+           COMMAND ${ACCEL_CLI_HELPER} exit-code ${ACCEL_CLI} 2 run ${ACCEL_CLI_PROFILE_MODEL}
+                   --precision fp16)
+  add_test(NAME cli_precision_bf16_refused_without_avx512_bf16
+           COMMAND ${ACCEL_CLI} run ${ACCEL_CLI_PROFILE_MODEL} --precision bf16)
+  set_tests_properties(cli_precision_bf16_refused_without_avx512_bf16 PROPERTIES
+      ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX512_CORE"
+      PASS_REGULAR_EXPRESSION "Unsupported: [^\n]*precision bf16 needs a CPU with AVX512_BF16")
   if(ACCEL_CLI_NO_ONNX EQUAL 0)
     add_test(NAME cli_verify_detects_corrupted_output
              COMMAND ${ACCEL_CLI_HELPER} verify-fails ${ACCEL_CLI}
