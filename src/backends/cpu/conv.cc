@@ -5,6 +5,7 @@
 
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/impl_timing.h"
 #include "backends/cpu/post_ops.h"
 #include "backends/cpu/precision.h"
 #include "core/op_def.h"
@@ -126,10 +127,10 @@ class ConvKernel final : public core::Kernel {
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     const memory::desc user_x = LayoutDesc(x_layout_, x), user_y = LayoutDesc(y_layout_, y);
-    auto make = [&](const memory::desc& src, const memory::desc& dst) {
+    auto make = [&](const memory::desc& src, const memory::desc& dst,
+                    dnnl::algorithm algo = dnnl::algorithm::convolution_direct) {
       return ConvPrimitiveDesc<dnnl::convolution_forward>(
-          "Conv", dnnl::algorithm::convolution_direct, InComputeType(src, precision), any_weights,
-          bias_md, dst, win, attr);
+          "Conv", algo, InComputeType(src, precision), any_weights, bias_md, dst, win, attr);
     };
     // Blocked values run in their own layout: oneDNN's jit kernels read and write it directly.
     // Otherwise (or should oneDNN refuse that) it picks src/dst layouts itself, with reorders
@@ -138,6 +139,20 @@ class ConvKernel final : public core::Kernel {
     Result<dnnl::convolution_forward::primitive_desc> pd =
         flows ? make(user_x, user_y) : Unsupported("plain values");
     if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");
+    if (pd.ok() && flows && precision == Precision::kFloat32 && WinogradCandidate(win)) {
+      // Winograd F(2x3) does ~2.25x fewer multiplications on 3x3 stride-1 convs; whether that
+      // beats the direct kernel depends on the sizes, so both are timed once.
+      Result<dnnl::convolution_forward::primitive_desc> wino =
+          make(user_x, user_y, dnnl::algorithm::convolution_winograd);
+      if (wino.ok() && !IsReference(*wino)) {
+        const dnnl::primitive_desc candidates[] = {*pd, *wino};
+        const std::string key = "Conv " + ShapeToString(x) + " w" + ShapeToString(w) + " pads " +
+                                DimsToString(win.pad_begin) + DimsToString(win.pad_end) +
+                                " group " + std::to_string(group_) + " post-ops " +
+                                std::to_string(ops.len()) + (bias ? " bias" : "");
+        if (PickFastest(key, candidates) == 1) pd = wino;
+      }
+    }
     if (!pd.ok()) {
       // bf16 converts src anyway: into the layout oneDNN runs fastest.
       const bool any =
@@ -151,6 +166,15 @@ class ConvKernel final : public core::Kernel {
     w_shape_ = w;
     has_bias_ = bias;
     return Status::Ok();
+  }
+
+  // oneDNN's Winograd kernels take 3x3, stride-1, undilated convolutions.
+  static bool WinogradCandidate(const Window& win) {
+    auto is = [](const std::vector<int64_t>& v, int64_t want) {
+      return std::ranges::all_of(v, [want](int64_t d) { return d == want; });
+    };
+    return win.kernel.size() == 2 && is(win.kernel, 3) && is(win.strides, 1) &&
+           is(win.dilations, 1);
   }
 
   // oneDNN's convolutions on plain NCHW data are gemm-based: they apply eltwise post-ops one

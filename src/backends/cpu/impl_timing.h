@@ -1,0 +1,19 @@
+// Choosing between oneDNN implementations of one op by timing them, once per shape.
+//
+// Which algorithm wins (Winograd or direct convolution, say) depends on the layer's sizes, the
+// thread count and the machine, so kernels measure instead of guessing. The choice is kept per
+// process under a key naming the case, so later sessions of the same model skip the timing.
+#pragma once
+
+#include <dnnl.hpp>
+#include <span>
+#include <string>
+
+namespace accel::cpu {
+
+// Index of the fastest of `candidates` (primitive descriptors with src, weights, optional bias
+// and dst; no other runtime arguments), each timed on scratch buffers after a warm-up run.
+// Remembered under `key` (which must name everything that affects the choice).
+size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates);
+
+}  // namespace accel::cpu
