@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "accel/model.h"
@@ -70,6 +71,10 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual Status Compute(KernelContext& ctx) = 0;
+  // For profiles (Session::Profile): the implementation this kernel runs when the op type does
+  // not tell, e.g. the oneDNN primitive chosen for the latest shapes ("brgconv:avx2"); "" by
+  // default.
+  virtual std::string Describe() const { return ""; }
 };
 
 using CreateKernelFn = Result<std::unique_ptr<Kernel>> (*)(const KernelInit& init);
