@@ -4,6 +4,7 @@
 // a sum post-op scaled by beta, which covers every unidirectional broadcast of C.
 #include <algorithm>
 #include <memory>
+#include <string>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/post_ops.h"
@@ -142,6 +143,8 @@ class GemmKernel final : public core::Kernel {
     return Status::Ok();
   }
 
+  std::string Describe() const override { return impl_; }
+
  private:
   // Writes C broadcast to [m, n] (shape checked by the shape rule) into `out`.
   static void BroadcastC(const Tensor& c, int64_t m, int64_t n, float* out) {
@@ -185,6 +188,7 @@ class GemmKernel final : public core::Kernel {
                   return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
                 }));
     matmul_.Reset(pd, user_b, a_md);
+    impl_ = pd.impl_info_str();
     with_c_ = with_c;
     return Status::Ok();
   }
@@ -196,6 +200,7 @@ class GemmKernel final : public core::Kernel {
   Shape a_shape_, b_shape_;
   bool with_c_ = false;
   WeightedPrimitive matmul_;
+  std::string impl_;  // oneDNN's name for the implementation it chose, for profiles
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {

@@ -1,6 +1,7 @@
 // MatMul with numpy semantics (1-D operands, broadcast batch dims) through oneDNN's matmul.
 #include <algorithm>
 #include <memory>
+#include <string>
 
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/post_ops.h"
@@ -99,6 +100,8 @@ class MatMulKernel final : public core::Kernel {
     return Status::Ok();
   }
 
+  std::string Describe() const override { return impl_; }
+
  private:
   Status Prepare(const Shape& a, const Shape& b, bool bias) {
     // Numpy rules: a 1-D A is a row, a 1-D B a column; batch dims are padded with ones.
@@ -136,6 +139,7 @@ class MatMulKernel final : public core::Kernel {
           return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
         }));
     matmul_.Reset(pd, user_b, user_a);
+    impl_ = pd.impl_info_str();
     a_shape_ = a;
     b_shape_ = b;
     has_bias_ = bias;
@@ -148,6 +152,7 @@ class MatMulKernel final : public core::Kernel {
   Shape a_shape_, b_shape_;
   bool has_bias_ = false;
   WeightedPrimitive matmul_;
+  std::string impl_;  // oneDNN's name for the implementation it chose, for profiles
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateMatMul(const core::KernelInit& init) {
