@@ -183,21 +183,32 @@ void PurgeExpired(Cache& c) {
   c.purge_at = std::max<size_t>(64, 2 * c.packed.size());
 }
 
-// The fields that define a blocked layout, or nothing for other format kinds (those are not
-// shared: their packed bytes are not described by these fields alone).
+// The fields that define a blocked or Winograd layout, or nothing for other format kinds (those
+// are not shared: their packed bytes are not described by these fields alone).
 bool AppendDesc(const dnnl::memory::desc& md, std::vector<int64_t>& out) {
   const dnnl_memory_desc_t& d = md.data;
-  if (d.format_kind != dnnl_blocked || d.ndims < 0 || d.ndims > DNNL_MAX_NDIMS) return false;
-  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
-  if (b.inner_nblks < 0 || b.inner_nblks > DNNL_MAX_NDIMS) return false;
-  out.push_back(d.ndims);
-  out.push_back(d.data_type);
+  if (d.ndims < 0 || d.ndims > DNNL_MAX_NDIMS) return false;
+  out.insert(out.end(), {d.format_kind, d.ndims, d.data_type, d.offset0});
   for (int i = 0; i < d.ndims; ++i) {
-    out.insert(out.end(), {d.dims[i], d.padded_dims[i], d.padded_offsets[i], b.strides[i]});
+    out.insert(out.end(), {d.dims[i], d.padded_dims[i], d.padded_offsets[i]});
   }
-  out.push_back(d.offset0);
-  out.push_back(b.inner_nblks);
-  for (int i = 0; i < b.inner_nblks; ++i) out.insert(out.end(), {b.inner_blks[i], b.inner_idxs[i]});
+  if (d.format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+    if (b.inner_nblks < 0 || b.inner_nblks > DNNL_MAX_NDIMS) return false;
+    out.insert(out.end(), b.strides, b.strides + d.ndims);
+    out.push_back(b.inner_nblks);
+    for (int i = 0; i < b.inner_nblks; ++i) {
+      out.insert(out.end(), {b.inner_blks[i], b.inner_idxs[i]});
+    }
+  } else if (d.format_kind == dnnl_format_kind_wino) {
+    // The Winograd weight transform: every field shapes the packed bytes.
+    const dnnl_wino_desc_t& w = d.format_desc.wino_desc;
+    out.insert(out.end(),
+               {w.wino_format, w.r, w.alpha, w.ic, w.oc, w.ic_block, w.oc_block, w.ic2_block,
+                w.oc2_block, std::bit_cast<int32_t>(w.adj_scale), static_cast<int64_t>(w.size)});
+  } else {
+    return false;
+  }
   out.push_back(static_cast<int64_t>(d.extra.flags));
   out.push_back(d.extra.compensation_mask);
   out.push_back(d.extra.asymm_compensation_mask);
@@ -427,6 +438,7 @@ std::shared_ptr<ModelWeights> ModelWeights::Share(core::Graph& graph,
     Tensor& t = *v.constant;
     const Hash128 h = HashBytes({static_cast<const std::byte*>(t.data()), t.byte_size()});
     order.push_back(h);
+    w->stored_bytes_ += t.byte_size();
     const InternKey key{h, static_cast<int>(t.dtype())};
     std::lock_guard lock(c.mu);
     auto [it, inserted] = c.constants.try_emplace(key, Interned{t, 0});
@@ -540,6 +552,19 @@ void ModelWeights::AfterRun() {
   synced_generation_ = generation;
   seen_corruptions_ = corruptions;
   WriteFile(/*force=*/file_ && file_->corrupt_entries.load() > 0);
+}
+
+size_t ModelWeights::packed_bytes() const {
+  Cache& c = GetCache();
+  std::lock_guard lock(c.mu);
+  size_t bytes = 0;
+  for (const auto& [key, weak] : c.packed) {
+    if (std::shared_ptr<PackedBuffer> buf = weak.lock();
+        buf && std::ranges::binary_search(sources_, key.source, Hash128Less())) {
+      bytes += buf->size;
+    }
+  }
+  return bytes;
 }
 
 CacheFileStatus ModelWeights::file_status() const {

@@ -64,7 +64,7 @@
 namespace accel::memory {
 
 // A 128-bit non-cryptographic content hash (four 64-bit multiply-rotate lanes over 32-byte
-// stripes, then a mixing finalizer); ~10 GB/s. Not resistant to crafted collisions.
+// stripes, then a mixing finalizer); ~8 GB/s on one core. Not resistant to crafted collisions.
 struct Hash128 {
   uint64_t lo = 0;
   uint64_t hi = 0;
@@ -141,6 +141,10 @@ class ModelWeights {
   void AfterRun();
 
   CacheFileStatus file_status() const;
+  // Bytes of the Model's constants as stored, and of the packed weights alive for them (shared
+  // with any Model of the same weights; 0 until a run or prepare packs them).
+  size_t stored_bytes() const { return stored_bytes_; }
+  size_t packed_bytes() const;
   // Hash of the Model's constant hashes; identifies the weights a cache file was built for.
   Hash128 fingerprint() const { return fingerprint_; }
 
@@ -157,6 +161,7 @@ class ModelWeights {
   std::vector<Lease> leases_;
   std::vector<Hash128> sources_;  // content hashes of all constants (sorted, unique)
   Hash128 fingerprint_;
+  size_t stored_bytes_ = 0;
   std::string path_;
 
   mutable std::mutex mu_;  // guards the members below

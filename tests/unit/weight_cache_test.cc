@@ -181,6 +181,8 @@ TEST_CASE("A second Model of the same weights shares constants and packed weight
     CHECK(one.packs - before.packs == kLayers);
     CHECK(one.shared_constant_bytes - before.shared_constant_bytes >= weight_bytes);
     const size_t rss_one = ResidentBytes();
+    CHECK(first.internal_impl().weights->stored_bytes() == weight_bytes);
+    CHECK(first.internal_impl().weights->packed_bytes() >= kLayers * kChannels * kChannels * 9 * 4);
 
     Model second = Load(bytes);
     Result<Session> s2 = Session::Create(second, {1});
