@@ -388,6 +388,19 @@ TEST_CASE("fuse_elementwise_chain: branches, broadcasts and 4-D data split or st
     b.Output("out");
     CHECK(Optimize(b, "fuse_elementwise_chain", "ElementwiseChain").rewrites == 0);
   }
+  SECTION("a tensor operand joins only when its shape surely equals the chain's") {
+    for (bool same_symbol : {false, true}) {
+      GraphBuilder b(13, 3);
+      b.Input("x", {"n", 4});
+      b.Input("z", {same_symbol ? "n" : "m", 4});  // "m" may be 1 at run time and broadcast
+      b.Node("Mul", {"x", b.Scalar("two", 2.0f)}, "a");
+      b.Node("Add", {"a", "z"}, "c");
+      b.Node("Exp", {"c"}, "out");
+      b.Output("out");
+      CHECK(Optimize(b, "fuse_elementwise_chain", "ElementwiseChain").rewrites ==
+            (same_symbol ? 1 : 0));
+    }
+  }
   SECTION("4-D activations are left to the layout pass") {
     GraphBuilder b(13, 3);
     b.Input("x", {1, 4, 6, 6});

@@ -34,6 +34,19 @@ bool OneOf(std::string_view op, const std::string_view (&list)[N]) {
   return false;
 }
 
+// Shapes equal on every run: each dim known and equal, or unknown on both sides under one
+// symbolic name. Two unknown dims alone may differ at run time (one may be 1 and broadcast).
+bool SurelySameShape(const TensorType& a, const TensorType& b) {
+  if (!SameShape(a, b)) return false;
+  for (size_t i = 0; i < a.dims.size(); ++i) {
+    if (a.dims[i] >= 0) continue;
+    const bool named = i < a.dim_names.size() && i < b.dim_names.size() &&
+                       !a.dim_names[i].empty() && a.dim_names[i] == b.dim_names[i];
+    if (!named) return false;
+  }
+  return true;
+}
+
 // One op of the chain.
 struct Step {
   int node = -1;
@@ -43,8 +56,10 @@ struct Step {
   bool operand_first = false;
 };
 
-// The step `node` applies to the chain value `v`, or nullopt when it cannot join a chain.
-std::optional<Step> StepFor(const Graph& g, int n, int v) {
+// The step `node` applies to the chain value `v`, or nullopt when it cannot join a chain. Every
+// chain value has the shape of the chain's input `x` (scalars never broadcast it up, tensor
+// operands have x's shape), so tensor operands are compared with x, whose dims may carry names.
+std::optional<Step> StepFor(const Graph& g, int n, int v, int x) {
   const Node& node = g.nodes[n];
   if (!node.domain.empty() || node.outputs.size() != 1 || node.attrs.Has("broadcast")) {
     return std::nullopt;
@@ -70,7 +85,7 @@ std::optional<Step> StepFor(const Graph& g, int n, int v) {
     s.scalar = *c;
     return s;
   }
-  if (!IsFloat32(g, other) || !SameShape(g.values[v].type, g.values[other].type)) {
+  if (!IsFloat32(g, other) || !SurelySameShape(g.values[x].type, g.values[other].type)) {
     return std::nullopt;
   }
   s.tensor = other;
@@ -102,13 +117,13 @@ Status RunFuseElementwiseChain(Graph& g, PassContext& ctx) {
         g.values[x].type.rank() == 4) {
       continue;
     }
-    std::optional<Step> first = StepFor(g, static_cast<int>(n), x);
+    std::optional<Step> first = StepFor(g, static_cast<int>(n), x, x);
     if (!first) continue;
     std::vector<Step> chain = {*first};
     int y = g.nodes[n].outputs[0];
     for (int next = SoleConsumer(uses, y); next >= 0; next = SoleConsumer(uses, y)) {
       if (ctx.IsRemoved(next) || claimed[next]) break;
-      std::optional<Step> s = StepFor(g, next, y);
+      std::optional<Step> s = StepFor(g, next, y, x);
       if (!s) break;
       chain.push_back(*s);
       y = g.nodes[next].outputs[0];
