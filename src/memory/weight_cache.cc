@@ -268,6 +268,9 @@ bool Usable(Cache& c, PackedBuffer& buf, const dnnl::memory::desc& want, size_t 
   if (buf.size != bytes) return false;
   if (!buf.file) return buf.want == want;
   if (buf.check == PackedBuffer::Check::kUnchecked) {
+    // One bulk fault-in of the entry's pages instead of a fault per 4 KiB while hashing (only
+    // entries this process uses become resident; older kernels refuse it and fault as usual).
+    madvise(const_cast<std::byte*>(buf.data), RoundUp(buf.size, kPage), MADV_POPULATE_READ);
     const bool good = HashBytes({buf.data, buf.size}) == buf.checksum;
     buf.check = good ? PackedBuffer::Check::kGood : PackedBuffer::Check::kBad;
     if (!good) {
@@ -464,7 +467,7 @@ std::shared_ptr<ModelWeights> ModelWeights::Share(core::Graph& graph,
     std::lock_guard lock(w->mu_);
     if (access(w->path_.c_str(), F_OK) != 0) {
       w->status_.state = CacheFileState::kMissing;
-    } else if (std::string why = w->MapFile(/*populate=*/true); !why.empty()) {
+    } else if (std::string why = w->MapFile(); !why.empty()) {
       w->status_.state = CacheFileState::kRejected;
       w->status_.detail = why;
     } else {
@@ -488,7 +491,7 @@ ModelWeights::~ModelWeights() {
   }
 }
 
-std::string ModelWeights::MapFile(bool populate) {
+std::string ModelWeights::MapFile() {
   const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return path_ + ": " + std::strerror(errno);
   struct stat st {};
@@ -499,8 +502,7 @@ std::string ModelWeights::MapFile(bool populate) {
   why = read_ok ? CheckHeader(h, size, fingerprint_) : "shorter than its header";
   void* base = MAP_FAILED;
   if (why.empty()) {
-    // MAP_POPULATE: one bulk fault-in instead of a page fault per 4 KiB on first use.
-    base = mmap(nullptr, size, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+    base = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) why = std::string("mmap failed: ") + std::strerror(errno);
   }
   close(fd);
@@ -656,7 +658,7 @@ void ModelWeights::WriteFile(bool force) {
   }
   // Map what was written: later Sessions of this Model (and a later rewrite) find every entry
   // there even after the kernels holding the private copies are gone.
-  if (std::string why = MapFile(/*populate=*/false); !why.empty()) {
+  if (std::string why = MapFile(); !why.empty()) {
     status_.write_error = "rereading " + path_ + ": " + why;
   }
 }

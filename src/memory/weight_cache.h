@@ -151,7 +151,7 @@ class ModelWeights {
  private:
   ModelWeights() = default;
   // Maps the file at path_ and registers its entries; returns why it is unusable, or "".
-  std::string MapFile(bool populate);
+  std::string MapFile();
   void WriteFile(bool force);
 
   struct Lease {
