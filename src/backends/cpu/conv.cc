@@ -70,6 +70,15 @@ Status InferConv(core::InferContext& ctx) {
   return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
 }
 
+// y += addend over the physical buffers (both are in the output's layout).
+void AddInPlace(const Tensor& addend, Tensor& y) {
+  const float* a = addend.data_as<float>();
+  float* out = y.data_as<float>();
+  const int64_t n = y.element_count();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] += a[i];
+}
+
 class ConvKernel final : public core::Kernel {
  public:
   ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights,
@@ -100,6 +109,11 @@ class ConvKernel final : public core::Kernel {
       addend = &ctx.input(kAddendInput);
       ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
     }
+    if (addend && add_after_) {
+      conv_.Run(x, w, *y, b);
+      AddInPlace(*addend, *y);
+      return Status::Ok();
+    }
     conv_.Run(x, w, *y, b, addend);
     return Status::Ok();
   }
@@ -126,24 +140,41 @@ class ConvKernel final : public core::Kernel {
     AppendFusedPostOps(post_ops_, ops);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
+    add_after_ = false;
     const memory::desc user_x = LayoutDesc(x_layout_, x), user_y = LayoutDesc(y_layout_, y);
     auto make = [&](const memory::desc& src, const memory::desc& dst,
+                    const dnnl::primitive_attr& with,
                     dnnl::algorithm algo = dnnl::algorithm::convolution_direct) {
       return ConvPrimitiveDesc<dnnl::convolution_forward>(
-          "Conv", algo, InComputeType(src, precision), any_weights, bias_md, dst, win, attr);
+          "Conv", algo, InComputeType(src, precision), any_weights, bias_md, dst, win, with);
     };
     // Blocked values run in their own layout: oneDNN's jit kernels read and write it directly.
     // Otherwise (or should oneDNN refuse that) it picks src/dst layouts itself, with reorders
     // from and to the values' layouts around each run.
     const bool flows = x_layout_ == core::Layout::kBlocked || y_layout_ == core::Layout::kBlocked;
     Result<dnnl::convolution_forward::primitive_desc> pd =
-        flows ? make(user_x, user_y) : Unsupported("plain values");
+        flows ? make(user_x, user_y, attr) : Unsupported("plain values");
     if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");
+    dnnl::primitive_attr act_attr;
+    if (!pd.ok() && flows && post_ops_.sum && post_ops_.sum_after_activation) {
+      // oneDNN's blocked 1x1 kernels take no sum after an activation: adding the addend in a
+      // second pass is far cheaper than leaving the blocked layout for two reorders.
+      FusedPostOps no_sum = post_ops_;
+      no_sum.sum = false;
+      dnnl::post_ops act;
+      AppendFusedPostOps(no_sum, act);
+      // A fresh attr: oneDNN 2.6 still picks its reference kernel when the post-ops of an attr
+      // that held a sum are replaced.
+      act_attr.set_post_ops(act);
+      pd = make(user_x, user_y, act_attr);
+      add_after_ = pd.ok() && !IsReference(*pd);
+      if (!add_after_) pd = Unsupported("no jit kernel for these layouts");
+    }
     if (pd.ok() && flows && precision == Precision::kFloat32 && WinogradCandidate(win)) {
       // Winograd F(2x3) does ~2.25x fewer multiplications on 3x3 stride-1 convs; whether that
       // beats the direct kernel depends on the sizes, so both are timed once.
       Result<dnnl::convolution_forward::primitive_desc> wino =
-          make(user_x, user_y, dnnl::algorithm::convolution_winograd);
+          make(user_x, user_y, add_after_ ? act_attr : attr, dnnl::algorithm::convolution_winograd);
       if (wino.ok() && !IsReference(*wino)) {
         const dnnl::primitive_desc candidates[] = {*pd, *wino};
         const std::string key = "Conv " + ShapeToString(x) + " w" + ShapeToString(w) + " pads " +
@@ -157,7 +188,7 @@ class ConvKernel final : public core::Kernel {
       // bf16 converts src anyway: into the layout oneDNN runs fastest.
       const bool any =
           flows || BlockedIo(post_ops_, win, group_) || precision != Precision::kFloat32;
-      pd = make(any ? AnyDesc(x) : user_x, any ? AnyDesc(y) : user_y);
+      pd = make(any ? AnyDesc(x) : user_x, any ? AnyDesc(y) : user_y, attr);
     }
     if (!pd.ok()) return pd.status();
     conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
@@ -195,6 +226,7 @@ class ConvKernel final : public core::Kernel {
   WindowAttrs attrs_;
   int64_t group_;
   FusedPostOps post_ops_;
+  bool add_after_ = false;  // the addend is added after the primitive, not by a post-op
   core::Layout x_layout_, y_layout_;
   Precision precision_;
   // State for the last seen shapes; rebuilt when they change.

@@ -4,8 +4,9 @@
 //
 // One forward walk in topological order decides each node's output layout from its op's
 // LayoutSupport and its inputs' layouts:
-// - Conv: blocked output when some consumer can take blocked data; its input is reordered to
-//   blocked unless it has so few channels (an image) that oneDNN reads plain NCHW just as fast.
+// - Conv: blocked output when some consumer can take blocked data; a plain input is reordered
+//   to blocked unless it has fewer channels than one block (an image, a space-to-depth stem):
+//   oneDNN's jit kernels read those from plain NCHW directly, and refuse some padded ones.
 // - pooling: follows its input.
 // - elementwise ops and channel Concat: blocked when an input is blocked and every other input
 //   is blocked too, can be reordered to blocked (same channel count) or is one broadcast
@@ -23,10 +24,6 @@
 namespace accel::core {
 
 namespace {
-
-// Channels at or below which a Conv reads its plain input directly (oneDNN's jit kernels have a
-// plain-input path for the first layer of image models).
-constexpr int64_t kPlainConvInputChannels = 4;
 
 // A float32 rank-4 value whose channel count is known: the only kind that can be blocked.
 bool Blockable(const Graph& g, int v) {
@@ -107,7 +104,7 @@ class LayoutPlanner {
     Node& node = g_.nodes[n];
     if (!ConvCanBlock(g_, node)) return RequireAll(n, Layout::kPlain);
     const int x = node.inputs[0];
-    if (Channels(g_, x) > kPlainConvInputChannels) Require(n, 0, Layout::kBlocked);
+    if (Channels(g_, x) >= kChannelBlock) Require(n, 0, Layout::kBlocked);
     const Layout out = ConsumersTakeBlocked(node.outputs[0]) ? Layout::kBlocked : Layout::kPlain;
     SetOutput(n, out);
     // A fused residual addend is added in the output's layout.
