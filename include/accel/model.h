@@ -39,10 +39,12 @@ enum class Precision {
   // reference.
   kFloat32,
   // Opt-in: those ops read their input and weights rounded to bfloat16 (8 significant bits),
-  // accumulate and write float32; every other op stays float32. About twice as fast where the
-  // CPU has AVX512_BF16 (or AMX); expect relative output errors of 1e-3 to 1e-2. Depthwise
-  // convolutions stay float32: they are memory-bound and converting costs more than it saves.
-  // Loading is refused (Unsupported) on a CPU without native bfloat16 arithmetic.
+  // accumulate and write float32; every other op stays float32, as do convolutions over 16 or
+  // fewer input channels per group (depthwise ones, a first conv over colour channels): they
+  // are memory-bound and converting would cost more than it saves. Up to about twice as fast
+  // on those ops where the CPU has AVX512_BF16 (or AMX); relative output errors from 1e-3 to
+  // several 1e-2 depending on the model (README). Loading is refused (Unsupported) on a CPU
+  // without native bfloat16 arithmetic.
   kBFloat16,
 };
 

@@ -187,7 +187,7 @@ void CheckPrecisions(const OneNodeModel& m, const std::vector<Feed>& feeds,
 }
 
 TEST_CASE("bf16 Conv computes on bf16-rounded input and weights", "[precision]") {
-  const int64_t c = 16, h = 10, m = 24, k = 3;
+  const int64_t c = 64, h = 8, m = 24, k = 3;
   for (int64_t group : {1, 2}) {
     for (int64_t stride : {1, 2}) {
       DYNAMIC_SECTION("group " << group << " stride " << stride) {
@@ -209,26 +209,36 @@ TEST_CASE("bf16 Conv computes on bf16-rounded input and weights", "[precision]")
   }
 }
 
-TEST_CASE("bf16 leaves depthwise Conv in float32", "[precision]") {
-  const int64_t c = 32, h = 12, k = 3;
-  std::vector<float> x = Random(c * h * h, 4), w = Random(c * k * k, 5), b = Random(c, 6);
-  OneNodeModel model("Conv", 13);
-  model.Input("x", kFloat, {1, c, h, h});
-  model.Constant("w", {c, 1, k, k}, w);
-  model.Constant("b", {c}, b);
-  model.Output("y");
-  model.Ints("pads", {1, 1, 1, 1});
-  model.Int("group", c);
-  CheckPrecisions(
-      model, {{"x", {1, c, h, h}, x}},
-      [&](bool r) {
-        return RefConv(r ? Rounded(x) : x, r ? Rounded(w) : w, b, c, h, c, k, c, 1, 1);
-      },
-      /*stays_fp32=*/true);
+// 16 or fewer input channels per group: memory-bound, bf16 would not pay (precision.h).
+TEST_CASE("bf16 leaves depthwise Conv and Conv over <= 16 channels in float32", "[precision]") {
+  const int64_t h = 12, m = 32;
+  for (int64_t k : {1, 3}) {
+    for (int64_t c : {16, 32}) {
+      const int64_t group = c == 16 ? 1 : c;  // 16 channels, or depthwise over 32
+      DYNAMIC_SECTION(k << "x" << k << " over " << c << " channels, group " << group) {
+        std::vector<float> x = Random(c * h * h, 4), w = Random(m * c / group * k * k, 5);
+        std::vector<float> b = Random(m, 6);
+        const int64_t pad = k / 2;
+        OneNodeModel model("Conv", 13);
+        model.Input("x", kFloat, {1, c, h, h});
+        model.Constant("w", {m, c / group, k, k}, w);
+        model.Constant("b", {m}, b);
+        model.Output("y");
+        model.Ints("pads", {pad, pad, pad, pad});
+        model.Int("group", group);
+        CheckPrecisions(
+            model, {{"x", {1, c, h, h}, x}},
+            [&](bool r) {
+              return RefConv(r ? Rounded(x) : x, r ? Rounded(w) : w, b, c, h, m, k, group, 1, pad);
+            },
+            /*stays_fp32=*/true);
+      }
+    }
+  }
 }
 
 TEST_CASE("bf16 ConvTranspose computes on bf16-rounded input and weights", "[precision]") {
-  const int64_t c = 16, h = 6, m = 8, k = 3, stride = 2;
+  const int64_t c = 32, h = 6, m = 8, k = 3, stride = 2;
   std::vector<float> x = Random(c * h * h, 7), w = Random(c * m * k * k, 8), b = Random(m, 9);
   OneNodeModel model("ConvTranspose", 13);
   model.Input("x", kFloat, {1, c, h, h});
