@@ -107,7 +107,7 @@ Result<LoadOptions> LoadOptionsFromFlags(const ParsedArgs& args) {
                          IntFlag(args, "opt-level", options.optimization_level, 0, 2));
   options.optimization_level = static_cast<int>(level);
   if (args.Has("disable-pass")) options.disabled_passes = args.All("disable-pass");
-  // Only `run` and `bench` declare --precision.
+  // Only `run`, `bench`, `profile` and `verify` declare --precision.
   if (args.Has("precision")) {
     const std::string precision = args.Get("precision");
     if (precision == "bf16") {

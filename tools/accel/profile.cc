@@ -26,6 +26,7 @@ Options:
   --threads N        threads per run (default 0 = all physical cores)
   --opt-level N      graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAMEskip one optimizer pass (names: `accel inspect --passes`); repeatable
+  --precision P      fp32 (default) or bf16 (see `accel run --help`)
   --warmup W         untimed runs before profiling (default 3)
   --iters K          profiled runs (default 20)
   --top N            nodes to list (default 20; 0 = all)
@@ -154,7 +155,8 @@ int ProfileCommand(std::span<const std::string> args) {
                                     {"input", true, true},
                                     {"json", false},
                                     {"opt-level"},
-                                    {"disable-pass", true, true}};
+                                    {"disable-pass", true, true},
+                                    {"precision"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("profile", parsed.status().message());
   if (parsed->Has("help")) {

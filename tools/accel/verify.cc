@@ -35,6 +35,7 @@ Options:
   --threads N          threads per run (default 0 = all physical cores)
   --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAME  skip one optimizer pass (names: `accel inspect --passes`); repeatable
+  --precision P        fp32 (default) or bf16 (see `accel run --help`; loosen --rtol/--atol)
   --verbose            print per-output details
   -h, --help           show this help
 
@@ -278,7 +279,8 @@ int VerifyCommand(std::span<const std::string> args) {
                                     {"threads"},
                                     {"verbose", false},
                                     {"opt-level"},
-                                    {"disable-pass", true, true}};
+                                    {"disable-pass", true, true},
+                                    {"precision"}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("verify", parsed.status().message());
   if (parsed->Has("help")) {
