@@ -107,11 +107,17 @@ class MatMulKernel final : public core::Kernel {
     // Numpy rules: a 1-D A is a row, a 1-D B a column; batch dims are padded with ones.
     Shape ad = a.size() == 1 ? Shape{1, a[0]} : a;
     Shape bd = b.size() == 1 ? Shape{b[0], 1} : b;
-    const size_t rank = std::max(ad.size(), bd.size());
-    if (rank > DNNL_MAX_NDIMS) {
-      return Unsupported("MatMul of rank " + std::to_string(rank) + " (oneDNN handles up to " +
-                         std::to_string(DNNL_MAX_NDIMS) + ")");
+    if (std::max(ad.size(), bd.size()) > DNNL_MAX_NDIMS) {
+      return Unsupported("MatMul of rank " + std::to_string(std::max(ad.size(), bd.size())) +
+                         " (oneDNN handles up to " + std::to_string(DNNL_MAX_NDIMS) + ")");
     }
+    if (const_b_ && b.size() == 2 && ad.size() > 2) {
+      // Constant 2-D weights under batched activations (every Linear layer of a transformer):
+      // one [batch*M, K] x [K, N] product over the same bytes lets oneDNN pack the weights,
+      // which it does not for batched weights.
+      ad = {ElementCount(std::span(ad).first(ad.size() - 1)), ad.back()};
+    }
+    const size_t rank = std::max(ad.size(), bd.size());
     ad.insert(ad.begin(), rank - ad.size(), 1);
     bd.insert(bd.begin(), rank - bd.size(), 1);
     Shape yd(rank);
