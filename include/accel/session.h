@@ -5,6 +5,7 @@
 // one Session per thread from the same Model; they share the Model's weights.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -27,6 +28,37 @@ struct SessionOptions {
   // Times every node of every run for Session::Profile(). Off (the default), the only cost is
   // one branch per node per run; on, two clock reads per node and a check of its input shapes.
   bool enable_profiling = false;
+  // Memory plans kept for distinct sets of input shapes (least recently used dropped first);
+  // values below 1 count as 1. All plans share one arena sized for the largest.
+  int plan_cache_size = 4;
+  // Lets an elementwise op write its output over an input that dies there (a smaller arena,
+  // same results). Off only to compare.
+  bool inplace_reuse = true;
+};
+
+// What the memory plan of a Session's latest input shapes costs; see Session::memory_info.
+struct MemoryInfo {
+  bool prepared = false;  // false before Prepare or the first run
+  // Bytes of the arena the intermediate tensors are planned into.
+  size_t arena_bytes = 0;
+  // The largest sum of intermediate tensors live at once (64-byte rounded): no placement of
+  // these tensors can use less. arena_bytes / arena_lower_bound_bytes is the planner's waste.
+  size_t arena_lower_bound_bytes = 0;
+  // Bytes actually reserved: the largest plan of this Session so far (2 MiB rounded when it is
+  // large enough for huge pages).
+  size_t arena_reserved_bytes = 0;
+  int planned_tensors = 0;  // intermediate tensors placed in the arena
+  int inplace_tensors = 0;  // of those, written over their elementwise op's dying input
+  // Nodes whose output shapes depend on data (NonZero, NonMaxSuppression, ...): they allocate
+  // their outputs on the heap in every run. 0 means runs with bound outputs allocate nothing
+  // in libaccel itself.
+  int dynamic_nodes = 0;
+};
+
+// An input's name and the shape to plan for (Session::Prepare).
+struct InputShape {
+  std::string name;
+  Shape shape;
 };
 
 // The wall time one node of the optimized graph took, summed over the profiled runs.
@@ -58,6 +90,22 @@ class Session {
   // Same, returning only the named outputs, in the order given.
   Result<std::vector<NamedTensor>> Run(std::span<const NamedTensor> inputs,
                                        std::span<const std::string> output_names);
+
+  // IO binding. Runs once and writes the outputs named in `outputs` into their tensors: an entry
+  // holding a view (Tensor::View over caller memory) receives the result in place (its dtype
+  // and shape must be the output's for these inputs), an empty entry gets a new owning tensor.
+  // Once the input shapes have been prepared (or run once), a run with every output bound
+  // performs no heap allocation in libaccel (see MemoryInfo::dynamic_nodes for the exception;
+  // oneDNN itself allocates a few small blocks per primitive call).
+  Status Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs);
+
+  // Infers every shape for these input shapes and plans the intermediate tensors into the
+  // arena (reserved and pre-faulted here), so the first run costs no more than later ones.
+  // Inputs not listed use the model's shape, which must then be fully fixed. Create already
+  // prepares when every input shape is fixed. Runs with new shapes prepare on their own.
+  Status Prepare(std::span<const InputShape> shapes = {});
+  // The plan of the latest Prepare or run.
+  MemoryInfo memory_info() const;
 
   const Model& model() const;
   int num_threads() const;

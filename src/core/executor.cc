@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
 
 #include "core/node_eval.h"
@@ -12,55 +13,79 @@ namespace accel::core {
 
 namespace {
 
+using memory::NodeMode;
+using memory::RunPlan;
+using memory::Storage;
+
 Status WithNode(const Graph& g, size_t n, const Status& s) {
   if (s.ok()) return s;
   return Status(s.code(), g.NodeLabel(n) + ": " + s.message());
 }
 
+// Index into g.outputs of the output named `name`, or -1.
+int FindOutput(const Graph& g, const std::string& name) {
+  const int v = g.FindValue(name);
+  for (size_t i = 0; v != kNoValue && i < g.outputs.size(); ++i) {
+    if (g.outputs[i] == v) return v;
+  }
+  return -1;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const internal::ModelImpl> model,
-                                                   int num_threads) {
-  std::unique_ptr<Executor> ex(new Executor(std::move(model), num_threads));
+                                                   const ExecutorOptions& options) {
+  std::unique_ptr<Executor> ex(new Executor(std::move(model), options));
   const Graph& g = ex->model_->graph;
-  ex->last_use_.assign(g.values.size(), -1);
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    for (int in : g.nodes[n].inputs) {
-      if (in != kNoValue) ex->last_use_[in] = static_cast<int>(n);
-    }
-  }
-  for (int out : g.outputs) ex->last_use_[out] = static_cast<int>(g.nodes.size());
-
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     Result<std::unique_ptr<Kernel>> kernel =
-        CreateNodeKernel(g, n, *ex->model_->op_defs[n], ex->model_->op_versions[n], num_threads,
-                         ex->model_->precision);
+        CreateNodeKernel(g, n, *ex->model_->op_defs[n], ex->model_->op_versions[n],
+                         options.num_threads, ex->model_->precision);
     if (!kernel.ok()) return WithNode(g, n, kernel.status());
     ex->kernels_.push_back(std::move(kernel).value());
   }
+  ex->bound_.assign(g.inputs.size(), nullptr);
+  ex->bound_shapes_.assign(g.inputs.size(), nullptr);
+  ex->output_values_.reserve(g.outputs.size());
   return ex;
 }
 
-Status Executor::BindInputs(std::span<const NamedTensor> inputs,
-                            std::vector<Tensor>& values) const {
+Status Executor::Prepare(std::span<const Shape* const> shapes) {
   const Graph& g = model_->graph;
-  std::vector<bool> fed(g.values.size(), false);
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    if (shapes[k] == nullptr) {
+      const Value& v = g.values[g.inputs[k]];
+      if (!v.constant) return InvalidArgument("no shape for input '" + v.name + "'");
+      bound_shapes_[k] = &v.constant->shape();
+    } else {
+      bound_shapes_[k] = shapes[k];
+    }
+  }
+  return plans_
+      .Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+           {.allow_inplace = options_.inplace})
+      .status();
+}
+
+Status Executor::BindInputs(std::span<const NamedTensor> inputs) {
+  const Graph& g = model_->graph;
+  std::ranges::fill(bound_, nullptr);
   for (const NamedTensor& in : inputs) {
-    int v = g.FindValue(in.name);
-    bool is_input = false;
-    for (int gi : g.inputs) is_input |= gi == v;
+    const int v = g.FindValue(in.name);
+    size_t k = 0;
+    while (k < g.inputs.size() && g.inputs[k] != v) ++k;
     if (std::ranges::count(model_->folded_inputs, in.name)) {
       return InvalidArgument("input '" + in.name +
                              "' is a constant of the optimized model and cannot be fed; load "
                              "with optimization_level 0 or disable pass fold_batchnorm to "
                              "override it");
     }
-    if (v == kNoValue || !is_input) {
+    if (v == kNoValue || k == g.inputs.size()) {
       std::string names;
       for (const ValueInfo& info : model_->inputs) names += (names.empty() ? "" : ", ") + info.name;
       return InvalidArgument("unknown input '" + in.name + "'; the model's inputs are: " + names);
     }
-    if (fed[v]) return InvalidArgument("input '" + in.name + "' is given twice");
+    if (bound_[k]) return InvalidArgument("input '" + in.name + "' is given twice");
     const TensorType& type = g.values[v].type;
     const Tensor& t = in.tensor;
     if (t.dtype() != type.dtype) {
@@ -83,58 +108,142 @@ Status Executor::BindInputs(std::span<const NamedTensor> inputs,
     if (t.data() == nullptr && t.element_count() > 0) {
       return InvalidArgument("input '" + in.name + "' has no data");
     }
-    values[v] = t;
-    fed[v] = true;
+    bound_[k] = &t;
   }
-  for (int v : g.inputs) {
-    if (!fed[v] && !g.values[v].constant) {
-      return InvalidArgument("missing input '" + g.values[v].name + "' (" +
-                             g.values[v].type.ToString() + ")");
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const Value& v = g.values[g.inputs[k]];
+    if (!bound_[k]) {
+      if (!v.constant) {
+        return InvalidArgument("missing input '" + v.name + "' (" + v.type.ToString() + ")");
+      }
+      bound_[k] = &*v.constant;
+    }
+    bound_shapes_[k] = &bound_[k]->shape();
+  }
+  return Status::Ok();
+}
+
+Status Executor::BindOutputs(RunPlan& plan, std::span<NamedTensor> outputs) {
+  const Graph& g = model_->graph;
+  output_values_.clear();
+  for (const NamedTensor& out : outputs) {
+    const int v = FindOutput(g, out.name);
+    if (v < 0) return InvalidArgument("unknown output '" + out.name + "'");
+    output_values_.push_back(v);
+    const Tensor& bound = out.tensor;
+    if (!bound.empty() && (bound.data() == nullptr && bound.byte_size() > 0)) {
+      return InvalidArgument("output '" + out.name + "' is bound to a tensor without data");
+    }
+    if (!bound.empty() && plan.types[v].fully_known() &&
+        (bound.dtype() != plan.types[v].dtype || bound.shape() != plan.types[v].dims)) {
+      return InvalidArgument("output '" + out.name + "' is bound to " + DTypeName(bound.dtype()) +
+                             ShapeToString(bound.shape()) + ", this run produces " +
+                             plan.types[v].ToString());
+    }
+  }
+  // Outputs of static nodes are computed straight into the caller's buffer or a new tensor.
+  for (int v : g.outputs) {
+    if (plan.storage[v] != Storage::kOutput) continue;
+    Tensor* target = nullptr;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (output_values_[i] == v) target = &outputs[i].tensor;
+    }
+    if (target && !target->empty()) {
+      plan.values[v] = *target;
+    } else if (plan.values[v].empty() || plan.values[v].is_view() || target) {
+      // Unrequested outputs keep one tensor across runs; requested ones go to the caller.
+      ACCEL_ASSIGN_OR_RETURN(plan.values[v], Tensor::Create(plan.types[v].dtype, plan.physical[v]));
     }
   }
   return Status::Ok();
 }
 
-Status Executor::RunNode(size_t n, std::vector<Tensor>& values) {
-  return ComputeNode(model_->graph, n, *model_->op_defs[n], model_->op_versions[n], *kernels_[n],
-                     values, num_threads_);
+Status Executor::RunNode(size_t n, RunPlan& plan) {
+  const Graph& g = model_->graph;
+  switch (plan.mode[n]) {
+    case NodeMode::kPrecomputed:
+    case NodeMode::kView:
+      return Status::Ok();
+    case NodeMode::kStatic:
+      return memory::RunStaticNode(g, n, plan, *kernels_[n], options_.num_threads);
+    case NodeMode::kDynamic:
+      ACCEL_RETURN_IF_ERROR(ComputeNode(g, n, *model_->op_defs[n], model_->op_versions[n],
+                                        *kernels_[n], plan.values, options_.num_threads));
+      return memory::DetachFromArena(g, n, plan);
+  }
+  return Status::Ok();
 }
 
-Status Executor::RunNodeTimed(size_t n, std::vector<Tensor>& values) {
+Status Executor::RunNodeTimed(size_t n, RunPlan& plan) {
   NodeTiming& timing = timings_[n];
-  timing.RecordInputs(model_->graph.nodes[n], values);
+  timing.RecordInputs(model_->graph.nodes[n], plan.values);
   const auto start = std::chrono::steady_clock::now();
-  Status s = RunNode(n, values);
+  Status s = RunNode(n, plan);
   timing.total += std::chrono::steady_clock::now() - start;
   ++timing.runs;
   return s;
 }
 
-Result<std::vector<Tensor>> Executor::Run(std::span<const NamedTensor> inputs,
-                                          std::span<const int> wanted) {
+Status Executor::CollectOutputs(RunPlan& plan, std::span<NamedTensor> outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const int v = output_values_[i];
+    const Tensor& t = plan.values[v];
+    Tensor& target = outputs[i].tensor;
+    if (!target.empty()) {
+      if (target.data() == t.data()) continue;
+      if (target.dtype() != t.dtype() || target.shape() != t.shape()) {
+        return InvalidArgument("output '" + outputs[i].name + "' is bound to " +
+                               DTypeName(target.dtype()) + ShapeToString(target.shape()) +
+                               ", this run produced " + DTypeName(t.dtype()) +
+                               ShapeToString(t.shape()));
+      }
+      if (t.byte_size() > 0) std::memcpy(target.data(), t.data(), t.byte_size());
+    } else if (plan.storage[v] == Storage::kConstant || t.is_view()) {
+      // The caller gets its own bytes, never the model's constants or its own input's.
+      ACCEL_ASSIGN_OR_RETURN(target, t.Clone());
+    } else {
+      target = t;
+    }
+  }
+  return Status::Ok();
+}
+
+Status Executor::Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs) {
   const Graph& g = model_->graph;
-  std::vector<Tensor> values(g.values.size());
-  for (size_t v = 0; v < g.values.size(); ++v) {
-    if (g.values[v].constant) values[v] = *g.values[v].constant;
-  }
-  ACCEL_RETURN_IF_ERROR(BindInputs(inputs, values));
-  omp_set_num_threads(num_threads_);
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    Status s;
+  ACCEL_RETURN_IF_ERROR(BindInputs(inputs));
+  ACCEL_ASSIGN_OR_RETURN(RunPlan * plan,
+                         plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+                                    {.allow_inplace = options_.inplace}));
+  for (size_t k = 0; k < g.inputs.size(); ++k) plan->values[g.inputs[k]] = *bound_[k];
+  Status status = BindOutputs(*plan, outputs);
+  omp_set_num_threads(options_.num_threads);
+  for (size_t n = 0; status.ok() && n < g.nodes.size(); ++n) {
     try {
-      s = timings_.empty() ? RunNode(n, values) : RunNodeTimed(n, values);
+      status = timings_.empty() ? RunNode(n, *plan) : RunNodeTimed(n, *plan);
     } catch (const std::exception& e) {
-      s = Internal(e.what());
+      status = Internal(e.what());
     }
-    ACCEL_RETURN_IF_ERROR(WithNode(g, n, s));
+    status = WithNode(g, n, status);
     for (int in : g.nodes[n].inputs) {
-      if (in != kNoValue && last_use_[in] == static_cast<int>(n)) values[in] = Tensor();
+      if (in != kNoValue && plan->last_use[in] == static_cast<int>(n) &&
+          plan->storage[in] == Storage::kDynamic) {
+        plan->values[in] = Tensor();
+      }
     }
   }
-  std::vector<Tensor> out;
-  out.reserve(wanted.size());
-  for (int v : wanted) out.push_back(values[v]);
-  return out;
+  if (status.ok()) status = CollectOutputs(*plan, outputs);
+  // Drop what this run allocated or was given, so nothing of it outlives the run here.
+  for (size_t v = 0; v < plan->values.size(); ++v) {
+    const Storage storage = plan->storage[v];
+    if (storage == Storage::kDynamic) {
+      plan->values[v] = Tensor();
+    } else if (storage == Storage::kOutput && !plan->values[v].is_view()) {
+      bool handed_out = false;
+      for (int o : output_values_) handed_out |= o == static_cast<int>(v);
+      if (handed_out) plan->values[v] = Tensor();
+    }
+  }
+  return status;
 }
 
 }  // namespace accel::core

@@ -1,8 +1,11 @@
 // Runs a bound graph node by node on the CPU backend.
 //
-// Kernels are created once per executor (per Session). Each run infers the concrete output
-// types with the nodes' shape rules, lets kernels allocate outputs lazily and releases each
-// intermediate tensor after its last consumer.
+// Kernels are created once per executor (per Session). Shape-time and pointer-time are
+// separate: Prepare (explicit, or on the first run with new input shapes) infers every shape,
+// precomputes shape subgraphs and plans the intermediate tensors into one arena
+// (memory/run_plan.h); the plans of the latest input shapes are kept in an LRU cache. A run
+// then binds inputs and outputs and launches the kernels over the planned tensors. Nodes whose
+// shapes depend on data fall back to per-run inference and allocation (see run_plan.h).
 #pragma once
 
 #include <memory>
@@ -15,21 +18,37 @@
 #include "core/kernel.h"
 #include "core/model_impl.h"
 #include "core/profiler.h"
+#include "memory/run_plan.h"
 
 namespace accel::core {
+
+struct ExecutorOptions {
+  int num_threads = 1;
+  size_t plan_cache_size = 4;
+  bool inplace = true;  // let elementwise ops overwrite a dying input
+};
 
 class Executor {
  public:
   static Result<std::unique_ptr<Executor>> Create(std::shared_ptr<const internal::ModelImpl> model,
-                                                  int num_threads);
+                                                  const ExecutorOptions& options);
 
-  // Runs with caller inputs (checked by name, dtype and shape) and returns the values of the
-  // requested graph values (indices into graph.values) in order.
-  Result<std::vector<Tensor>> Run(std::span<const NamedTensor> inputs, std::span<const int> wanted);
+  // Plans for these input shapes (per Graph::inputs, nullptr = the default constant's shape).
+  Status Prepare(std::span<const Shape* const> shapes);
+
+  // Runs with caller inputs (checked by name, dtype and shape). Each entry of `outputs` names a
+  // graph output; an entry whose tensor is a view (bound) receives the result in its memory
+  // (dtype and shape must match this run's output), an empty one gets a new owning tensor.
+  // With every output bound and shapes seen before, a run allocates nothing on the heap
+  // (unless the plan has dynamic nodes).
+  Status Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs);
 
   const internal::ModelImpl& model() const { return *model_; }
-  int num_threads() const { return num_threads_; }
+  int num_threads() const { return options_.num_threads; }
   const Kernel& kernel(size_t node) const { return *kernels_[node]; }
+  // The plan of the latest Prepare or run (nullptr before any) and the arena behind it.
+  const memory::RunPlan* latest_plan() const { return plans_.latest(); }
+  const memory::Arena& arena() const { return plans_.arena(); }
 
   // Profiling: while on, every run adds each executed node's wall time to timings()[node].
   void EnableProfiling() { timings_.assign(model_->graph.nodes.size(), {}); }
@@ -37,17 +56,23 @@ class Executor {
   void ResetTimings() { timings_.assign(timings_.size(), {}); }
 
  private:
-  Executor(std::shared_ptr<const internal::ModelImpl> model, int num_threads)
-      : model_(std::move(model)), num_threads_(num_threads) {}
-  Status BindInputs(std::span<const NamedTensor> inputs, std::vector<Tensor>& values) const;
-  Status RunNode(size_t n, std::vector<Tensor>& values);
-  Status RunNodeTimed(size_t n, std::vector<Tensor>& values);
+  Executor(std::shared_ptr<const internal::ModelImpl> model, const ExecutorOptions& options)
+      : model_(std::move(model)), options_(options), plans_(options.plan_cache_size) {}
+  Status BindInputs(std::span<const NamedTensor> inputs);
+  Status BindOutputs(memory::RunPlan& plan, std::span<NamedTensor> outputs);
+  Status RunNode(size_t n, memory::RunPlan& plan);
+  Status RunNodeTimed(size_t n, memory::RunPlan& plan);
+  Status CollectOutputs(memory::RunPlan& plan, std::span<NamedTensor> outputs);
 
   std::shared_ptr<const internal::ModelImpl> model_;
-  int num_threads_;
+  ExecutorOptions options_;
   std::vector<std::unique_ptr<Kernel>> kernels_;  // per node
-  std::vector<int> last_use_;                     // per value: last consuming node, -1 if none
-  std::vector<NodeTiming> timings_;               // per node while profiling, else empty
+  memory::PlanCache plans_;
+  // Per run, per graph input: the tensor bound to it and its shape (sized once at Create).
+  std::vector<const Tensor*> bound_;
+  std::vector<const Shape*> bound_shapes_;
+  std::vector<int> output_values_;   // per requested output of the current run
+  std::vector<NodeTiming> timings_;  // per node while profiling, else empty
 };
 
 }  // namespace accel::core

@@ -1,5 +1,6 @@
 #include "accel/session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -27,22 +28,6 @@ class SessionImpl {
 
 }  // namespace internal
 
-namespace {
-
-// True when `t` points into one of the model's constants (an output that is an initializer or
-// aliases one): the caller must get its own copy, not the model's bytes.
-bool AliasesConstant(const core::Graph& g, const Tensor& t) {
-  auto p = static_cast<const std::byte*>(t.data());
-  for (const core::Value& v : g.values) {
-    if (!v.constant) continue;
-    auto base = static_cast<const std::byte*>(v.constant->data());
-    if (p >= base && p < base + v.constant->byte_size()) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 Session::Session(std::unique_ptr<internal::SessionImpl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
@@ -54,10 +39,23 @@ Result<Session> Session::Create(const Model& model, const SessionOptions& option
   }
   int threads = options.num_threads == 0 ? core::PhysicalCoreCount() : options.num_threads;
   try {
+    core::ExecutorOptions executor_options;
+    executor_options.num_threads = threads;
+    executor_options.plan_cache_size = static_cast<size_t>(std::max(options.plan_cache_size, 1));
+    executor_options.inplace = options.inplace_reuse;
     ACCEL_ASSIGN_OR_RETURN(std::unique_ptr<core::Executor> executor,
-                           core::Executor::Create(model.impl_, threads));
+                           core::Executor::Create(model.impl_, executor_options));
     if (options.enable_profiling) executor->EnableProfiling();
-    return Session(std::make_unique<internal::SessionImpl>(model, std::move(executor)));
+    Session session(std::make_unique<internal::SessionImpl>(model, std::move(executor)));
+    // Fixed input shapes: plan now, so memory_info() is known before the first run. A failure
+    // here is reported by Run, with the same message.
+    bool fixed = true;
+    for (const ValueInfo& info : model.inputs()) {
+      fixed = fixed && info.has_shape &&
+              std::ranges::none_of(info.dims, [](int64_t d) { return d < 0; });
+    }
+    if (fixed) (void)session.Prepare();
+    return session;
   } catch (const std::exception& e) {
     return Internal(std::string("creating session: ") + e.what());
   }
@@ -71,30 +69,75 @@ Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> input
 
 Result<std::vector<NamedTensor>> Session::Run(std::span<const NamedTensor> inputs,
                                               std::span<const std::string> output_names) {
+  std::vector<NamedTensor> out;
+  out.reserve(output_names.size());
+  for (const std::string& name : output_names) out.push_back({name, Tensor()});
+  ACCEL_RETURN_IF_ERROR(Run(inputs, std::span<NamedTensor>(out)));
+  return out;
+}
+
+Status Session::Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs) {
   try {
-    const core::Graph& g = impl_->model().internal_impl().graph;
-    std::vector<int> wanted;
-    for (const std::string& name : output_names) {
-      int v = g.FindValue(name);
-      bool is_output = false;
-      for (int o : g.outputs) is_output |= o == v;
-      if (!is_output) return InvalidArgument("unknown output '" + name + "'");
-      wanted.push_back(v);
-    }
-    ACCEL_ASSIGN_OR_RETURN(std::vector<Tensor> tensors, impl_->executor().Run(inputs, wanted));
+    ACCEL_RETURN_IF_ERROR(impl_->executor().Run(inputs, outputs));
     if (const auto& weights = impl_->model().internal_impl().weights) weights->AfterRun();
-    std::vector<NamedTensor> out;
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      Tensor t = std::move(tensors[i]);
-      if (t.is_view() || AliasesConstant(g, t)) {
-        ACCEL_ASSIGN_OR_RETURN(t, t.Clone());
-      }
-      out.push_back({output_names[i], std::move(t)});
-    }
-    return out;
+    return Status::Ok();
   } catch (const std::exception& e) {
     return Internal(std::string("run: ") + e.what());
   }
+}
+
+Status Session::Prepare(std::span<const InputShape> shapes) {
+  const core::Graph& g = impl_->model().internal_impl().graph;
+  std::vector<const Shape*> per_input(g.inputs.size(), nullptr);
+  std::vector<Shape> fixed(g.inputs.size());
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const core::Value& v = g.values[g.inputs[k]];
+    if (v.constant) continue;  // a defaulted input: its constant's shape unless listed
+    if (!v.type.fully_known()) continue;
+    fixed[k] = v.type.dims;
+    per_input[k] = &fixed[k];
+  }
+  for (const InputShape& s : shapes) {
+    size_t k = 0;
+    while (k < g.inputs.size() && g.values[g.inputs[k]].name != s.name) ++k;
+    if (k == g.inputs.size()) return InvalidArgument("unknown input '" + s.name + "'");
+    const core::TensorType& type = g.values[g.inputs[k]].type;
+    bool match = !type.has_shape || type.rank() == static_cast<int64_t>(s.shape.size());
+    for (size_t i = 0; match && type.has_shape && i < s.shape.size(); ++i) {
+      match = s.shape[i] >= 0 && (type.dims[i] < 0 || type.dims[i] == s.shape[i]);
+    }
+    if (!match) {
+      return InvalidArgument("input '" + s.name + "' cannot have shape " + ShapeToString(s.shape) +
+                             "; the model expects " + type.ToString());
+    }
+    per_input[k] = &s.shape;
+  }
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const core::Value& v = g.values[g.inputs[k]];
+    if (per_input[k] == nullptr && !v.constant) {
+      return InvalidArgument("input '" + v.name + "' has symbolic dims (" + v.type.ToString() +
+                             "); give its shape");
+    }
+  }
+  try {
+    return impl_->executor().Prepare(per_input);
+  } catch (const std::exception& e) {
+    return Internal(std::string("prepare: ") + e.what());
+  }
+}
+
+MemoryInfo Session::memory_info() const {
+  MemoryInfo info;
+  const memory::RunPlan* plan = impl_->executor().latest_plan();
+  info.arena_reserved_bytes = impl_->executor().arena().capacity();
+  if (plan == nullptr) return info;
+  info.prepared = true;
+  info.arena_bytes = plan->memory.arena_bytes;
+  info.arena_lower_bound_bytes = plan->memory.lower_bound_bytes;
+  info.planned_tensors = static_cast<int>(plan->block_value.size());
+  info.inplace_tensors = plan->memory.inplace_count;
+  info.dynamic_nodes = plan->dynamic_nodes;
+  return info;
 }
 
 const Model& Session::model() const { return impl_->model(); }

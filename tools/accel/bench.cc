@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "alloc_counter.h"
 #include "args.h"
 #include "commands.h"
 #include "inputs.h"
@@ -38,7 +39,13 @@ Options:
   --input NAME=FILE  feed input NAME from FILE (.npy or .pb); repeatable
   --json             print one JSON object: model, threads, warmup, iters, create_ms,
                      first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib,
-                     idle_cpu_ms_per_s (process CPU time during a 1 s sleep after the last run)
+                     idle_cpu_ms_per_s (process CPU time during a 1 s sleep after the last run),
+                     arena_bytes and arena_lower_bound_bytes (the memory plan of the
+                     activations), and for up to 20 more runs with outputs bound to buffers
+                     allocated once (a frame loop): heap_allocs_per_run (every malloc/new of
+                     the process; -1 in sanitizer builds), heap_allocs_per_run_runtime_libs (of
+                     those, called from oneDNN or libgomp) and page_faults_per_run (minor
+                     faults, getrusage)
   --serve            after the warmup runs print {"create_ms", "first_run_ms", "threads"} as
                      one JSON line, then read commands from stdin, one per line:
                      "run K" times K runs and prints {"times_ms": [...]}; "quit" (or end of
@@ -145,6 +152,45 @@ int Serve(Session& session, const std::vector<NamedTensor>& inputs, double creat
   return kExitOk;
 }
 
+struct SteadyState {
+  double heap_allocs_per_run = -1;
+  double runtime_lib_allocs_per_run = -1;
+  double page_faults_per_run = 0;
+};
+
+long MinorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+// `runs` runs with every output bound to a buffer allocated here once, as a frame loop would.
+Result<SteadyState> MeasureBoundRuns(Session& session, const std::vector<NamedTensor>& inputs,
+                                     const std::vector<NamedTensor>& sample, int64_t runs) {
+  std::vector<Tensor> buffers;
+  std::vector<NamedTensor> bound;
+  for (const NamedTensor& out : sample) {
+    ACCEL_ASSIGN_OR_RETURN(Tensor buffer, Tensor::Zeros(out.tensor.dtype(), out.tensor.shape()));
+    bound.push_back({out.name, Tensor::View(buffer.dtype(), buffer.shape(), buffer.data())});
+    buffers.push_back(std::move(buffer));
+  }
+  ACCEL_RETURN_IF_ERROR(session.Run(inputs, std::span<NamedTensor>(bound)));
+  const long faults = MinorFaults();
+  StartAllocCounting();
+  Status status;
+  for (int64_t i = 0; i < runs && status.ok(); ++i) status = session.Run(inputs, std::span(bound));
+  const AllocCounts allocs = StopAllocCounting();
+  const double n = static_cast<double>(runs);
+  SteadyState steady;
+  steady.page_faults_per_run = static_cast<double>(MinorFaults() - faults) / n;
+  ACCEL_RETURN_IF_ERROR(status);
+  if (AllocCountingAvailable()) {
+    steady.heap_allocs_per_run = static_cast<double>(allocs.total) / n;
+    steady.runtime_lib_allocs_per_run = static_cast<double>(allocs.runtime_libs) / n;
+  }
+  return steady;
+}
+
 }  // namespace
 
 int BenchCommand(std::span<const std::string> args) {
@@ -211,6 +257,10 @@ int BenchCommand(std::span<const std::string> args) {
                       ? samples[samples.size() / 2]
                       : (samples[samples.size() / 2 - 1] + samples[samples.size() / 2]) / 2;
   double p90 = Percentile(samples, 90);
+  Result<SteadyState> steady =
+      MeasureBoundRuns(*session, *inputs, *out, std::min<int64_t>(*iters, 20));
+  if (!steady.ok()) return Failure("bench", steady.status());
+  const MemoryInfo memory = session->memory_info();
   double rss = PeakRssMib();
   double idle_cpu = IdleCpuMsPerSecond();
 
@@ -218,10 +268,13 @@ int BenchCommand(std::span<const std::string> args) {
     std::printf(
         "{\"model\": %s, \"threads\": %d, \"warmup\": %lld, \"iters\": %lld, \"create_ms\": %.4f, "
         "\"first_run_ms\": %.4f, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"min_ms\": %.4f, "
-        "\"peak_rss_mib\": %.2f, \"idle_cpu_ms_per_s\": %.2f}\n",
+        "\"peak_rss_mib\": %.2f, \"idle_cpu_ms_per_s\": %.2f, \"arena_bytes\": %zu, "
+        "\"arena_lower_bound_bytes\": %zu, \"heap_allocs_per_run\": %.2f, "
+        "\"heap_allocs_per_run_runtime_libs\": %.2f, \"page_faults_per_run\": %.2f}\n",
         JsonString(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
         static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss,
-        idle_cpu);
+        idle_cpu, memory.arena_bytes, memory.arena_lower_bound_bytes, steady->heap_allocs_per_run,
+        steady->runtime_lib_allocs_per_run, steady->page_faults_per_run);
   } else {
     std::printf("model        %s\n", path.c_str());
     std::printf("threads      %d\n", session->num_threads());
@@ -234,6 +287,14 @@ int BenchCommand(std::span<const std::string> args) {
         static_cast<long long>(*warmup));
     std::printf("peak RSS     %.1f MiB\n", rss);
     std::printf("idle CPU     %.2f ms per 1 s sleep after the last run\n", idle_cpu);
+    std::printf("arena        %.2f MiB (lower bound %.2f MiB)\n",
+                static_cast<double>(memory.arena_bytes) / (1024.0 * 1024.0),
+                static_cast<double>(memory.arena_lower_bound_bytes) / (1024.0 * 1024.0));
+    std::printf(
+        "steady state %.2f heap allocations per run (%.2f of them in oneDNN/libgomp), %.2f page "
+        "faults per run (outputs bound)\n",
+        steady->heap_allocs_per_run, steady->runtime_lib_allocs_per_run,
+        steady->page_faults_per_run);
   }
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "accel/session.h"
 #include "args.h"
 #include "backends/cpu/cpu_registry.h"
 #include "commands.h"
@@ -15,6 +16,7 @@
 #include "core/onnx_importer.h"
 #include "core/op_def.h"
 #include "core/optimizer.h"
+#include "inputs.h"
 
 namespace accel::cli {
 namespace {
@@ -25,12 +27,16 @@ constexpr char kUsage[] = R"(usage: accel inspect MODEL [options]
 Prints the model's inputs and outputs (dtype and shape, symbolic dims by name), the number of
 nodes, how often each op occurs, and every op the CPU backend cannot run, with the reason.
 When the model loads, then prints the optimized plan: the rewrites of each optimizer pass and
-the final node list, fused nodes marked with what was fused into them.
+the final node list, fused nodes marked with what was fused into them, and the memory plan
+for the input shapes (symbolic dims 1 unless --shape gives them): the activation arena, the
+planner's lower bound (the most bytes of intermediate tensors live at once), how many tensors
+it placed and how many nodes allocate per run because their shapes depend on data.
 Exit code 0 when the model could be read, even if some ops are unsupported.
 
 Options:
   --opt-level N        graph optimization: 0 none, 1 basic, 2 all (default 2)
   --disable-pass NAME  skip one optimizer pass; repeatable
+  --shape NAME=DIMS    shape of an input with symbolic dims, e.g. 1x3x224x224; repeatable
   --passes             list the optimizer passes (name and level) and exit
   -h, --help           show this help
 )";
@@ -112,12 +118,21 @@ void PrintPlan(const internal::ModelImpl& impl) {
   const core::Graph& g = impl.graph;
   int fused = 0;
   for (const core::Node& node : g.nodes) fused += !FusedAttributes(node).empty();
-  std::printf("optimized plan: %zu nodes, %d fused\n", g.nodes.size(), fused);
+  int blocked = 0, reorders = 0;
+  for (const core::Value& v : g.values) blocked += v.layout == core::Layout::kBlocked;
+  for (const core::Node& node : g.nodes) reorders += node.op_type == "Reorder";
+  std::printf("optimized plan: %zu nodes, %d fused, %d values in layout %s, %d reorders\n",
+              g.nodes.size(), fused, blocked, core::LayoutName(core::Layout::kBlocked), reorders);
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     const core::Node& node = g.nodes[n];
     std::string outs;
     for (int v : node.outputs) {
-      if (v != core::kNoValue) outs += (outs.empty() ? "" : ", ") + g.values[v].name;
+      if (v == core::kNoValue) continue;
+      outs += (outs.empty() ? "" : ", ") + g.values[v].name;
+      // Blocked outputs are marked; plain is the default.
+      if (g.values[v].layout != core::Layout::kPlain) {
+        outs += std::string(" <") + core::LayoutName(g.values[v].layout) + ">";
+      }
     }
     std::printf("  %4zu %-20s %s", n, OpName(node).c_str(), outs.c_str());
     std::string f = FusedAttributes(node);
@@ -128,8 +143,43 @@ void PrintPlan(const internal::ModelImpl& impl) {
 
 }  // namespace
 
+// The Session's memory plan for the shapes of the inputs `accel run` would feed.
+void PrintMemoryPlan(const Model& model, const std::vector<std::string>& shapes) {
+  Result<std::vector<NamedTensor>> inputs = PrepareInputs(model, {{}, shapes, 0});
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  std::vector<InputShape> input_shapes;
+  for (const NamedTensor& in : inputs.ok() ? *inputs : std::vector<NamedTensor>{}) {
+    input_shapes.push_back({in.name, in.tensor.shape()});
+  }
+  Status prepared = !inputs.ok()   ? inputs.status()
+                    : session.ok() ? session->Prepare(input_shapes)
+                                   : session.status();
+  if (!prepared.ok()) {
+    std::printf("memory plan: unavailable (%s)\n", prepared.message().c_str());
+    return;
+  }
+  const MemoryInfo info = session->memory_info();
+  auto mib = [](size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+  std::printf("memory plan:\n");
+  for (const InputShape& s : input_shapes) {
+    std::printf("  input %-18s %s\n", s.name.c_str(), ShapeToString(s.shape).c_str());
+  }
+  std::printf("  arena_bytes              %zu (%.2f MiB)\n", info.arena_bytes,
+              mib(info.arena_bytes));
+  std::printf("  arena_lower_bound_bytes  %zu (%.2f MiB)", info.arena_lower_bound_bytes,
+              mib(info.arena_lower_bound_bytes));
+  if (info.arena_lower_bound_bytes > 0) {
+    std::printf(", arena / bound %.3f", static_cast<double>(info.arena_bytes) /
+                                            static_cast<double>(info.arena_lower_bound_bytes));
+  }
+  std::printf("\n  planned tensors          %d (%d written in place)\n", info.planned_tensors,
+              info.inplace_tensors);
+  std::printf("  dynamic nodes            %d (allocate per run)\n", info.dynamic_nodes);
+}
+
 int InspectCommand(std::span<const std::string> args) {
-  static const FlagSpec kFlags[] = {{"opt-level"}, {"disable-pass", true, true}, {"passes", false}};
+  static const FlagSpec kFlags[] = {
+      {"opt-level"}, {"disable-pass", true, true}, {"passes", false}, {"shape", true, true}};
   Result<ParsedArgs> parsed = ParseArgs(args, kFlags);
   if (!parsed.ok()) return UsageError("inspect", parsed.status().message());
   if (parsed->Has("help")) {
@@ -208,6 +258,7 @@ int InspectCommand(std::span<const std::string> args) {
     for (int v : optimized.inputs) still += optimized.values[v].constant.has_value();
     std::printf("initializers the caller may still override: %d of %d\n", still, overridable);
   }
+  PrintMemoryPlan(*model, parsed->All("shape"));
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -91,6 +92,15 @@ inline dnnl::memory::dims ToDnnlDilations(std::span<const int64_t> dilations) {
   return dil;
 }
 
+// Executes `p` on the thread's stream with arguments from a stack array: the C++ API's
+// execute(stream, std::unordered_map) allocates the map on every call, which a steady-state
+// run must not.
+inline void ExecuteArgs(const dnnl::primitive& p, std::initializer_list<dnnl_exec_arg_t> args) {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), ThreadStream().get(),
+                                                 static_cast<int>(args.size()), args.begin()),
+                          "could not execute a primitive");
+}
+
 // A primitive with src, weights, dst and an optional bias (Conv, ConvTranspose, Gemm, MatMul):
 // holds the primitive built for the last shapes and the weights packed in its chosen layout.
 // When the primitive chose a blocked layout for src or dst, the plain tensors are reordered
@@ -113,31 +123,51 @@ class WeightedPrimitive {
     user_dst_ = user_dst.is_zero() ? dst_ : user_dst;
     src_blocked_ = user_src_ != src_ ? dnnl::memory(src_, CpuEngine()) : dnnl::memory();
     dst_blocked_ = user_dst_ != dst_ ? dnnl::memory(dst_, CpuEngine()) : dnnl::memory();
+    // Memory objects over the tensors and the reorders are made once per shape; a run only
+    // points them at its tensors' bytes, which allocates nothing (see ExecuteArgs).
+    src_user_ = dnnl::memory(user_src_, CpuEngine(), DNNL_MEMORY_NONE);
+    dst_user_ = dnnl::memory(user_dst_, CpuEngine(), DNNL_MEMORY_NONE);
+    addend_ = dnnl::memory(user_dst_, CpuEngine(), DNNL_MEMORY_NONE);
+    bias_user_ =
+        bias_.is_zero() ? dnnl::memory() : dnnl::memory(bias_, CpuEngine(), DNNL_MEMORY_NONE);
+    src_reorder_ = src_blocked_ ? dnnl::reorder(src_user_, src_blocked_) : dnnl::reorder();
+    dst_reorder_ = dst_blocked_ ? dnnl::reorder(dst_blocked_, dst_user_) : dnnl::reorder();
+    addend_reorder_ = dnnl::reorder();  // made on first use: few primitives have an addend
   }
 
   // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
   void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr,
            const Tensor* addend = nullptr) {
     dnnl::stream& stream = ThreadStream();
-    dnnl::memory src_mem = WrapTensor(src, user_src_);
-    if (src_blocked_) {
-      dnnl::reorder(src_mem, src_blocked_).execute(stream, src_mem, src_blocked_);
-      src_mem = src_blocked_;
-    }
-    dnnl::memory dst_user = WrapTensor(dst, user_dst_);
-    dnnl::memory dst_mem = dst_blocked_ ? dst_blocked_ : dst_user;
+    src_user_.set_data_handle(const_cast<void*>(src.data()));
+    dst_user_.set_data_handle(dst.data());
+    if (src_blocked_)
+      ExecuteArgs(src_reorder_,
+                  {{DNNL_ARG_FROM, src_user_.get()}, {DNNL_ARG_TO, src_blocked_.get()}});
+    const dnnl::memory& src_mem = src_blocked_ ? src_blocked_ : src_user_;
+    const dnnl::memory& dst_mem = dst_blocked_ ? dst_blocked_ : dst_user_;
     // A memory planner may hand the addend's buffer to dst: then it is already in place.
     if (addend && (dst_blocked_ || addend->data() != dst.data())) {
-      dnnl::memory add = WrapTensor(*addend, user_dst_);
-      dnnl::reorder(add, dst_mem).execute(stream, add, dst_mem);
+      addend_.set_data_handle(const_cast<void*>(addend->data()));
+      if (!addend_reorder_) addend_reorder_ = dnnl::reorder(addend_, dst_mem);
+      ExecuteArgs(addend_reorder_, {{DNNL_ARG_FROM, addend_.get()}, {DNNL_ARG_TO, dst_mem.get()}});
     }
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, src_mem},
-        {DNNL_ARG_WEIGHTS, packed_.Get(user_weights_, weights.data(), weights_, const_weights_)},
-        {DNNL_ARG_DST, dst_mem}};
-    if (bias) args[DNNL_ARG_BIAS] = WrapTensor(*bias, bias_);
-    primitive_.execute(stream, args);
-    if (dst_blocked_) dnnl::reorder(dst_blocked_, dst_user).execute(stream, dst_blocked_, dst_user);
+    const dnnl::memory packed =
+        packed_.Get(user_weights_, weights.data(), weights_, const_weights_);
+    if (bias) {
+      bias_user_.set_data_handle(const_cast<void*>(bias->data()));
+      ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
+                               {DNNL_ARG_WEIGHTS, packed.get()},
+                               {DNNL_ARG_BIAS, bias_user_.get()},
+                               {DNNL_ARG_DST, dst_mem.get()}});
+    } else {
+      ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
+                               {DNNL_ARG_WEIGHTS, packed.get()},
+                               {DNNL_ARG_DST, dst_mem.get()}});
+    }
+    if (dst_blocked_)
+      ExecuteArgs(dst_reorder_,
+                  {{DNNL_ARG_FROM, dst_blocked_.get()}, {DNNL_ARG_TO, dst_user_.get()}});
     stream.wait();
   }
 
@@ -146,6 +176,8 @@ class WeightedPrimitive {
   dnnl::primitive primitive_;
   dnnl::memory::desc src_, weights_, bias_, dst_, user_weights_, user_src_, user_dst_;
   dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
+  dnnl::memory src_user_, dst_user_, addend_, bias_user_;  // over the run's tensors
+  dnnl::reorder src_reorder_, dst_reorder_, addend_reorder_;
   PackedWeights packed_;
 };
 

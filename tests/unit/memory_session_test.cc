@@ -1,0 +1,166 @@
+// The memory plan seen through Session: reporting before the first run, in-place reuse, the
+// plan cache for changing input shapes, IO binding and data-dependent shapes.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <vector>
+
+#include "accel/accel.h"
+#include "onnx_test_util.h"
+
+namespace accel {
+namespace {
+
+using testing::GraphBuilder;
+
+std::vector<float> Ramp(size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(static_cast<int>(i % 13) - 6) / 3.0f;
+  return v;
+}
+
+// y = Relu(Tanh(x) * 2 + Sigmoid(x)) with x [N, 8]: elementwise chains that run in place.
+Model ChainModel(bool symbolic_batch) {
+  GraphBuilder b(17, 3);
+  if (symbolic_batch) {
+    b.Input("x", {"N", 8});
+  } else {
+    b.Input("x", {4, 8});
+  }
+  b.Node("Tanh", {"x"}, "t");
+  b.Node("Mul", {"t", b.Scalar("two", 2.0f)}, "t2");
+  b.Node("Sigmoid", {"x"}, "s");
+  b.Node("Add", {"t2", "s"}, "sum");
+  b.Node("Relu", {"sum"}, "y");
+  b.Output("y");
+  return b.Require(0);  // unfused, so each op is its own planned tensor
+}
+
+std::vector<double> ChainReference(const std::vector<float>& x) {
+  std::vector<double> y;
+  for (float v : x) {
+    const double t = std::tanh(double{v}) * 2 + 1 / (1 + std::exp(-double{v}));
+    y.push_back(std::max(0.0, t));
+  }
+  return y;
+}
+
+std::vector<float> RunChain(Session& session, const std::vector<float>& x, int64_t batch) {
+  std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, {batch, 8}, x.data())}};
+  Result<std::vector<NamedTensor>> out = session.Run(inputs);
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  std::span<const float> y = (*out)[0].tensor.values<float>();
+  return {y.begin(), y.end()};
+}
+
+TEST_CASE("Session reports its memory plan before the first run", "[memory]") {
+  Model model = ChainModel(false);
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  REQUIRE(session.ok());
+  const MemoryInfo info = session->memory_info();
+  CHECK(info.prepared);
+  CHECK(info.dynamic_nodes == 0);
+  // Live at once at most: x's Tanh result and Sigmoid result (x and y are not in the arena),
+  // 4 * 8 floats = 128 bytes each.
+  CHECK(info.arena_lower_bound_bytes == 256);
+  CHECK(info.arena_bytes == 256);
+  CHECK(info.arena_reserved_bytes >= info.arena_bytes);
+  CHECK(info.planned_tensors == 4);
+  CHECK(info.inplace_tensors >= 1);
+}
+
+TEST_CASE("In-place reuse gives bit-identical results", "[memory]") {
+  Model model = ChainModel(false);
+  Result<Session> with = Session::Create(model, {.num_threads = 1});
+  Result<Session> without = Session::Create(model, {.num_threads = 1, .inplace_reuse = false});
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  CHECK(with->memory_info().inplace_tensors > 0);
+  CHECK(without->memory_info().inplace_tensors == 0);
+  CHECK(with->memory_info().arena_bytes <= without->memory_info().arena_bytes);
+  const std::vector<float> x = Ramp(32);
+  const std::vector<float> a = RunChain(*with, x, 4), b = RunChain(*without, x, 4);
+  CHECK(a == b);
+  const std::vector<double> expect = ChainReference(x);
+  for (size_t i = 0; i < expect.size(); ++i) CHECK(a[i] == Approx(expect[i]).margin(1e-5));
+}
+
+TEST_CASE("Plans are cached per input shape with a bounded LRU", "[memory]") {
+  Model model = ChainModel(true);
+  Result<Session> session = Session::Create(model, {.num_threads = 1, .plan_cache_size = 2});
+  REQUIRE(session.ok());
+  CHECK(!session->memory_info().prepared);  // symbolic batch: nothing to plan yet
+  size_t largest = 0;
+  for (int64_t batch : {1, 7, 3, 1, 7, 2, 7}) {
+    const std::vector<float> x = Ramp(static_cast<size_t>(batch * 8));
+    const std::vector<float> y = RunChain(*session, x, batch);
+    const std::vector<double> expect = ChainReference(x);
+    REQUIRE(y.size() == expect.size());
+    for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(expect[i]).margin(1e-5));
+    const MemoryInfo info = session->memory_info();
+    CHECK(info.arena_lower_bound_bytes == 2 * 64 * ((batch * 8 * 4 + 63) / 64));
+    largest = std::max(largest, info.arena_bytes);
+    // One arena shared by every plan, as large as the largest seen.
+    CHECK(info.arena_reserved_bytes >= largest);
+  }
+  REQUIRE(session->Prepare(std::vector<InputShape>{{"x", {5, 8}}}).ok());
+  CHECK(session->memory_info().arena_lower_bound_bytes == 2 * 192);
+  CHECK(session->Prepare(std::vector<InputShape>{{"nope", {5, 8}}}).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(session->Prepare(std::vector<InputShape>{{"x", {5, 9}}}).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(session->Prepare().code() == StatusCode::kInvalidArgument);  // N unknown
+}
+
+TEST_CASE("Bound outputs receive results in caller memory and are checked", "[memory]") {
+  Model model = ChainModel(false);
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  REQUIRE(session.ok());
+  const std::vector<float> x = Ramp(32);
+  std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, {4, 8}, x.data())}};
+  std::vector<float> y(32, -1.0f);
+  std::vector<NamedTensor> outputs = {{"y", Tensor::View(DType::kFloat32, {4, 8}, y.data())}};
+  REQUIRE(session->Run(inputs, outputs).ok());
+  const std::vector<double> expect = ChainReference(x);
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(expect[i]).margin(1e-5));
+
+  std::vector<float> small(8);
+  std::vector<NamedTensor> wrong_shape = {
+      {"y", Tensor::View(DType::kFloat32, {1, 8}, small.data())}};
+  CHECK(session->Run(inputs, wrong_shape).code() == StatusCode::kInvalidArgument);
+  std::vector<NamedTensor> unknown = {{"z", Tensor()}};
+  CHECK(session->Run(inputs, unknown).code() == StatusCode::kInvalidArgument);
+  // An empty entry gets an owning tensor of its own.
+  std::vector<NamedTensor> owned = {{"y", Tensor()}};
+  REQUIRE(session->Run(inputs, owned).ok());
+  CHECK(!owned[0].tensor.is_view());
+  CHECK(owned[0].tensor.values<float>()[5] == y[5]);
+}
+
+TEST_CASE("Data-dependent shapes fall back to per-run allocation", "[memory]") {
+  // NonZero's output size depends on the data; the Transpose after it runs dynamically too.
+  GraphBuilder b(17, 4);
+  b.Input("x", {2, 3});
+  b.Node("Relu", {"x"}, "r");
+  b.Node("NonZero", {"r"}, "nz");
+  b.Node("Transpose", {"nz"}, "y");
+  b.Output("y", onnx::TensorProto::INT64);
+  Model model = b.Require(0);
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  REQUIRE(session.ok());
+  CHECK(session->memory_info().dynamic_nodes == 2);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> x = {0, 1, -2, 3, 0, round ? 5.0f : 0.0f};
+    std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, {2, 3}, x.data())}};
+    Result<std::vector<NamedTensor>> out = session->Run(inputs);
+    REQUIRE(out.ok());
+    // Positive entries: (0,1), (1,0) and, in round 1, (1,2).
+    std::vector<int64_t> expect = {0, 1, 1, 0};
+    if (round) expect.insert(expect.end(), {1, 2});
+    std::span<const int64_t> y = (*out)[0].tensor.values<int64_t>();
+    CHECK(std::vector<int64_t>(y.begin(), y.end()) == expect);
+  }
+}
+
+}  // namespace
+}  // namespace accel
