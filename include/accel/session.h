@@ -49,9 +49,8 @@ struct MemoryInfo {
   size_t arena_reserved_bytes = 0;
   int planned_tensors = 0;  // intermediate tensors placed in the arena
   int inplace_tensors = 0;  // of those, written over their elementwise op's dying input
-  // Nodes whose output shapes depend on data (NonZero, NonMaxSuppression, ...): they allocate
-  // their outputs on the heap in every run. 0 means runs with bound outputs allocate nothing
-  // in libaccel itself.
+  // Nodes whose output shapes depend on data (NonZero, NonMaxSuppression, ...): they run with
+  // per-run shape inference and allocate their outputs on the heap in every run.
   int dynamic_nodes = 0;
 };
 
@@ -95,8 +94,8 @@ class Session {
   // holding a view (Tensor::View over caller memory) receives the result in place (its dtype
   // and shape must be the output's for these inputs), an empty entry gets a new owning tensor.
   // Once the input shapes have been prepared (or run once), a run with every output bound
-  // performs no heap allocation in libaccel (see MemoryInfo::dynamic_nodes for the exception;
-  // oneDNN itself allocates a few small blocks per primitive call).
+  // allocates nothing in the executor; data-dependent nodes (MemoryInfo::dynamic_nodes), some
+  // kernels' small temporaries and oneDNN's own per-call blocks still do (README, Memory).
   Status Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs);
 
   // Infers every shape for these input shapes and plans the intermediate tensors into the
