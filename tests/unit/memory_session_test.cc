@@ -2,6 +2,10 @@
 // plan cache for changing input shapes, IO binding and data-dependent shapes.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "accel/accel.h"
@@ -159,6 +163,65 @@ TEST_CASE("Data-dependent shapes fall back to per-run allocation", "[memory]") {
     if (round) expect.insert(expect.end(), {1, 2});
     std::span<const int64_t> y = (*out)[0].tensor.values<int64_t>();
     CHECK(std::vector<int64_t>(y.begin(), y.end()) == expect);
+  }
+}
+
+}  // namespace
+}  // namespace accel
+
+namespace accel {
+namespace {
+
+// Hidden (run with "[.inplace_models]"): every model listed in ACCEL_INPLACE_MODELS
+// (colon-separated .onnx paths, symbolic dims 1) gives bit-identical outputs with and without
+// in-place reuse, from random inputs, at optimization level ACCEL_INPLACE_LEVEL (default 2).
+TEST_CASE("In-place reuse is bit-identical on real models", "[.inplace_models]") {
+  const char* list = std::getenv("ACCEL_INPLACE_MODELS");
+  if (list == nullptr) return;
+  std::string paths = list;
+  for (size_t start = 0; start < paths.size();) {
+    size_t end = paths.find(':', start);
+    if (end == std::string::npos) end = paths.size();
+    const std::string path = paths.substr(start, end - start);
+    start = end + 1;
+    INFO(path);
+    LoadOptions options;
+    if (const char* level = std::getenv("ACCEL_INPLACE_LEVEL")) {
+      options.optimization_level = std::atoi(level);
+    }
+    Result<Model> model = Model::Load(path, options);
+    REQUIRE(model.ok());
+    std::vector<NamedTensor> inputs;
+    std::mt19937 rng(7);
+    for (const ValueInfo& info : model->inputs()) {
+      Shape shape;
+      for (int64_t d : info.dims) shape.push_back(d < 0 ? 1 : d);
+      Result<Tensor> t = Tensor::Zeros(info.dtype, shape);
+      REQUIRE(t.ok());
+      if (info.dtype == DType::kFloat32) {
+        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+        for (float& v : t->values<float>()) v = dist(rng);
+      } else if (info.dtype == DType::kInt64) {
+        for (int64_t& v : t->values<int64_t>()) v = static_cast<int64_t>(rng() % 8);
+      } else if (info.dtype == DType::kBool) {
+        for (bool& v : t->values<bool>()) v = false;
+      }
+      inputs.push_back({info.name, *t});
+    }
+    Result<Session> with = Session::Create(*model, {.num_threads = 1});
+    Result<Session> without = Session::Create(*model, {.num_threads = 1, .inplace_reuse = false});
+    REQUIRE(with.ok());
+    REQUIRE(without.ok());
+    Result<std::vector<NamedTensor>> a = with->Run(inputs), b = without->Run(inputs);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    WARN(path << ": " << with->memory_info().inplace_tensors << " tensors in place, arena "
+              << with->memory_info().arena_bytes << " vs " << without->memory_info().arena_bytes);
+    for (size_t i = 0; i < a->size(); ++i) {
+      const Tensor &x = (*a)[i].tensor, &y = (*b)[i].tensor;
+      REQUIRE(x.byte_size() == y.byte_size());
+      CHECK(std::memcmp(x.data(), y.data(), x.byte_size()) == 0);
+    }
   }
 }
 
