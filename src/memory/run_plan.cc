@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/fused_ops.h"
 #include "core/infer_context.h"
 #include "core/layout.h"
 #include "core/node_eval.h"
@@ -70,6 +71,20 @@ bool IsInplaceOp(const Node& node) {
                                 "Min",
                                 "Sum",
                                 "Mean"});
+}
+
+// The input whose bytes output 0 may take over when that input dies at the node, or -1.
+int InplaceInput(const Node& node) {
+  if (IsInplaceOp(node)) return 0;
+  // A Conv with its sum post-op before the activation (accel_sum 1) starts from the addend in
+  // dst; its kernel skips that copy when both share a buffer (backends/cpu/dnnl_util.h).
+  // Not accel_sum 2: that one adds the addend after writing dst.
+  if (node.domain.empty() && node.op_type == "Conv" && node.inputs.size() > 3 &&
+      node.inputs[3] != node.inputs[0]) {
+    Result<int64_t> sum = node.attrs.GetInt(core::kFusedSumAttr, 0);
+    if (sum.ok() && *sum == 1) return 3;
+  }
+  return -1;
 }
 
 // Ops that must run every time although their inputs are known.
@@ -327,11 +342,12 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
       b.bytes = ByteSize(p.types[out], p.physical[out]);
       b.first_step = n;
       b.last_step = std::max(n, p.last_use[out]);
-      const int in0 = node.inputs.empty() ? kNoValue : node.inputs[0];
-      if (options.allow_inplace && i == 0 && IsInplaceOp(node) && in0 != kNoValue &&
-          block_of[in0] >= 0 && p.last_use[in0] == n && p.types[in0].dtype == p.types[out].dtype &&
-          g.values[in0].layout == g.values[out].layout && p.physical[in0] == p.physical[out]) {
-        b.inplace_source = block_of[in0];
+      const int slot = InplaceInput(node);
+      const int in = slot < 0 ? kNoValue : node.inputs[slot];
+      if (options.allow_inplace && i == 0 && in != kNoValue && block_of[in] >= 0 &&
+          p.last_use[in] == n && p.types[in].dtype == p.types[out].dtype &&
+          g.values[in].layout == g.values[out].layout && p.physical[in] == p.physical[out]) {
+        b.inplace_source = block_of[in];
       }
       block_of[out] = static_cast<int>(blocks.size());
       blocks.push_back(b);
