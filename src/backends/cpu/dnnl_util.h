@@ -101,6 +101,22 @@ inline void ExecuteArgs(const dnnl::primitive& p, std::initializer_list<dnnl_exe
                           "could not execute a primitive");
 }
 
+// A memory object over a tensor's bytes, made once per descriptor and re-pointed at each run's
+// tensor: set_data_handle allocates nothing, where WrapTensor makes (and allocates) a new one.
+class TensorMemory {
+ public:
+  const dnnl::memory& Bind(const Tensor& t, const dnnl::memory::desc& desc) {
+    if (!memory_ || memory_.get_desc() != desc) {
+      memory_ = dnnl::memory(desc, CpuEngine(), DNNL_MEMORY_NONE);
+    }
+    memory_.set_data_handle(const_cast<void*>(t.data()));
+    return memory_;
+  }
+
+ private:
+  dnnl::memory memory_;
+};
+
 // A primitive with src, weights, dst and an optional bias (Conv, ConvTranspose, Gemm, MatMul):
 // holds the primitive built for the last shapes and the weights packed in its chosen layout.
 // When the primitive chose a blocked layout for src or dst, the plain tensors are reordered

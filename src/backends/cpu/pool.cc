@@ -218,9 +218,8 @@ class PoolKernel final : public core::Kernel {
       return Status::Ok();
     }
     if (use_dnnl_) {
-      memory src = WrapTensor(x, pd_.src_desc());
-      memory dst = WrapTensor(*y, pd_.dst_desc());
-      pool_.execute(ThreadStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, pd_.src_desc()).get()},
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, pd_.dst_desc()).get()}});
       ThreadStream().wait();
       return Status::Ok();
     }
@@ -367,6 +366,7 @@ class PoolKernel final : public core::Kernel {
   bool use_dnnl_ = false;
   dnnl::pooling_v2_forward::primitive_desc pd_;
   dnnl::pooling_v2_forward pool_;
+  TensorMemory src_mem_, dst_mem_;  // over the run's x and y
   // Channel-blocked execution (see Prepare): buffers and reorders for the current shape.
   bool blocked_ = false;
   memory src_blocked_;

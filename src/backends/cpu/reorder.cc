@@ -32,9 +32,8 @@ class ReorderKernel final : public core::Kernel {
                              }));
       shape_ = shape;
     }
-    dnnl::memory src = WrapTensor(x, src_);
-    dnnl::memory dst = WrapTensor(*y, dst_);
-    reorder_.execute(ThreadStream(), src, dst);
+    ExecuteArgs(reorder_, {{DNNL_ARG_FROM, src_mem_.Bind(x, src_).get()},
+                           {DNNL_ARG_TO, dst_mem_.Bind(*y, dst_).get()}});
     ThreadStream().wait();
     return Status::Ok();
   }
@@ -44,6 +43,7 @@ class ReorderKernel final : public core::Kernel {
   Shape shape_;
   dnnl::memory::desc src_, dst_;
   dnnl::reorder reorder_;
+  TensorMemory src_mem_, dst_mem_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateReorder(const core::KernelInit& init) {
