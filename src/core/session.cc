@@ -153,6 +153,7 @@ std::vector<NodeProfile> Session::Profile() const {
     if (t.runs == 0) continue;
     const core::Node& node = g.nodes[n];
     std::string detail = core::InputShapesText(t.input_shapes);
+    if (std::string impl = executor.kernel(n).Describe(); !impl.empty()) detail += " | " + impl;
     std::string name = node.name.empty() ? std::string("#").append(std::to_string(n)) : node.name;
     profile.push_back({std::move(name), core::FusedOpType(node), std::move(detail), t.runs,
                        std::chrono::duration<double, std::milli>(t.total).count()});

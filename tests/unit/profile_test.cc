@@ -139,6 +139,26 @@ TEST_CASE("Unnamed nodes are reported by their index", "[profile]") {
   CHECK(profile[0].detail.rfind("2x3", 0) == 0);
 }
 
+TEST_CASE("A oneDNN kernel names its implementation in the detail", "[profile]") {
+  testing::OneNodeModel m("MatMul", 17);
+  m.Input("a", onnx::TensorProto::FLOAT, {2, 3});
+  m.Constant("b", {3, 4}, std::vector<float>(12, 0.25f));
+  m.Output("y");
+  Result<Model> model = m.Load();
+  REQUIRE(model.ok());
+  Session session = RequireSession(*model, true);
+  std::vector<float> a(6, 1.0f);
+  std::vector<NamedTensor> inputs = {{"a", Tensor::View(DType::kFloat32, Shape{2, 3}, a.data())}};
+  REQUIRE(session.Run(inputs).ok());
+  std::vector<NodeProfile> profile = session.Profile();
+  REQUIRE(profile.size() == 1);
+  INFO(profile[0].detail);
+  const size_t bar = profile[0].detail.find(" | ");
+  REQUIRE(bar != std::string::npos);
+  CHECK(profile[0].detail.substr(0, bar) == "2x3, 3x4");
+  CHECK(profile[0].detail.size() > bar + 3);
+}
+
 TEST_CASE("Without enable_profiling the profile stays empty", "[profile]") {
   Model model = ResidualBlock().Require(2);
   Session session = RequireSession(model, false);
