@@ -105,23 +105,6 @@ double IdleCpuMsPerSecond() {
   return ProcessCpuMs() - before;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 // The --serve loop: one JSON line per command, flushed so a driver reading a pipe sees it.
 int Serve(Session& session, const std::vector<NamedTensor>& inputs, double create_ms,
           double first_run_ms) {
@@ -271,7 +254,7 @@ int BenchCommand(std::span<const std::string> args) {
         "\"peak_rss_mib\": %.2f, \"idle_cpu_ms_per_s\": %.2f, \"arena_bytes\": %zu, "
         "\"arena_lower_bound_bytes\": %zu, \"heap_allocs_per_run\": %.2f, "
         "\"heap_allocs_per_run_runtime_libs\": %.2f, \"page_faults_per_run\": %.2f}\n",
-        JsonString(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
+        JsonQuote(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
         static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss,
         idle_cpu, memory.arena_bytes, memory.arena_lower_bound_bytes, steady->heap_allocs_per_run,
         steady->runtime_lib_allocs_per_run, steady->page_faults_per_run);
