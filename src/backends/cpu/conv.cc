@@ -120,6 +120,8 @@ class ConvKernel final : public core::Kernel {
     return Status::Ok();
   }
 
+  std::string Describe() const override { return impl_; }
+
  private:
   Status Prepare(const Shape& x, const Shape& w, const Shape& y, bool bias) {
     const size_t spatial = x.size() - 2;
@@ -201,6 +203,7 @@ class ConvKernel final : public core::Kernel {
     }
     if (!pd.ok()) return pd.status();
     sum_in_primitive_ = in_primitive.sum && !add_after_;
+    impl_ = pd->impl_info_str();
     conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
                 user_y);
     x_shape_ = x;
@@ -239,6 +242,7 @@ class ConvKernel final : public core::Kernel {
   bool add_after_ = false;  // the addend is added after the primitive, not by a post-op
   bool own_silu_ = false;   // SiLU runs after the primitive (SiluInPlace)
   bool sum_in_primitive_ = false;
+  std::string impl_;  // oneDNN's implementation for the last shapes, for profiles
   core::Layout x_layout_, y_layout_;
   Precision precision_;
   // State for the last seen shapes; rebuilt when they change.
