@@ -41,34 +41,9 @@ Plan PlanOf(const Model& model) {
   return plan;
 }
 
+// Twice: the second run reuses the kernels' prepared primitives.
 std::vector<float> Run(const Model& model) {
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  std::vector<std::vector<float>> buffers;
-  std::vector<NamedTensor> inputs;
-  buffers.reserve(model.inputs().size());
-  for (const ValueInfo& info : model.inputs()) {
-    int64_t count = 1;
-    for (int64_t d : info.dims) count *= d;
-    std::vector<float>& data = buffers.emplace_back(count);
-    for (float& v : data) v = dist(rng);
-    inputs.push_back({info.name, Tensor::View(DType::kFloat32, Shape(info.dims), data.data())});
-  }
-  Result<Session> session = Session::Create(model);
-  REQUIRE(session.ok());
-  std::vector<float> all;
-  // Twice: the second run reuses the kernels' prepared primitives.
-  for (int run = 0; run < 2; ++run) {
-    Result<std::vector<NamedTensor>> out = session->Run(inputs);
-    INFO(out.status().ToString());
-    REQUIRE(out.ok());
-    all.clear();
-    for (const NamedTensor& t : *out) {
-      std::span<const float> v = t.tensor.values<float>();
-      all.insert(all.end(), v.begin(), v.end());
-    }
-  }
-  return all;
+  return testing::RunOnRandomInputs(model, 11, 2.0f, 2);
 }
 
 // fp32 tolerance: blocked and plain kernels sum in different orders.

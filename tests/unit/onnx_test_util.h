@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "accel/model.h"
+#include "accel/session.h"
 
 namespace accel::testing {
 
@@ -139,6 +140,40 @@ inline Model RequireModel(const std::string& bytes, const LoadOptions& options =
   INFO(model.status().ToString());
   REQUIRE(model.ok());
   return *model;
+}
+
+// Runs `model` `runs` times on float inputs drawn uniformly from [-range, range] (the same draw
+// for the same seed, whatever the optimization level) and returns every output of the last run,
+// concatenated in output order.
+inline std::vector<float> RunOnRandomInputs(const Model& model, unsigned seed, float range,
+                                            int runs = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-range, range);
+  std::vector<std::vector<float>> buffers;
+  std::vector<NamedTensor> inputs;
+  buffers.reserve(model.inputs().size());
+  for (const ValueInfo& info : model.inputs()) {
+    int64_t count = 1;
+    for (int64_t d : info.dims) count *= d;
+    std::vector<float>& data = buffers.emplace_back(count);
+    for (float& v : data) v = dist(rng);
+    inputs.push_back({info.name, Tensor::View(DType::kFloat32, Shape(info.dims), data.data())});
+  }
+  Result<Session> session = Session::Create(model);
+  INFO(session.status().ToString());
+  REQUIRE(session.ok());
+  std::vector<float> all;
+  for (int run = 0; run < runs; ++run) {
+    Result<std::vector<NamedTensor>> out = session->Run(inputs);
+    INFO(out.status().ToString());
+    REQUIRE(out.ok());
+    all.clear();
+    for (const NamedTensor& t : *out) {
+      std::span<const float> v = t.tensor.values<float>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+  }
+  return all;
 }
 
 // A one-node ONNX model built in memory: graph inputs, float initializers, outputs whose shapes

@@ -22,30 +22,9 @@ namespace {
 using testing::GraphBuilder;
 
 // Runs the model at `level` on inputs drawn from [-3, 3] (the same draw at every level) and
-// returns output 0.
+// returns its outputs.
 std::vector<float> RunModel(const GraphBuilder& b, int level) {
-  Model model = b.Require(level);
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<std::vector<float>> buffers;
-  std::vector<NamedTensor> inputs;
-  buffers.reserve(model.inputs().size());
-  for (const ValueInfo& info : model.inputs()) {
-    int64_t count = 1;
-    for (int64_t d : info.dims) count *= d;
-    std::vector<float>& data = buffers.emplace_back(count);
-    for (float& v : data) v = dist(rng);
-    inputs.push_back({info.name, Tensor::View(DType::kFloat32, Shape(info.dims), data.data())});
-  }
-  Result<Session> session = Session::Create(model);
-  INFO(session.status().ToString());
-  REQUIRE(session.ok());
-  Result<std::vector<NamedTensor>> out = session->Run(inputs);
-  INFO(out.status().ToString());
-  REQUIRE(out.ok());
-  REQUIRE(!out->empty());
-  std::span<const float> values = (*out)[0].tensor.values<float>();
-  return std::vector<float>(values.begin(), values.end());
+  return testing::RunOnRandomInputs(b.Require(level), 3, 3.0f);
 }
 
 void CheckSameAsUnoptimized(const GraphBuilder& b) {

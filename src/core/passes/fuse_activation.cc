@@ -18,8 +18,10 @@ namespace {
 
 using fusion::IsConstantNear;
 using fusion::IsFloat32;
+using fusion::IsOp;
 using fusion::OtherInput;
 using fusion::ScalarConstant;
+using fusion::SoleConsumer;
 
 struct Match {
   std::string activation;
@@ -28,17 +30,6 @@ struct Match {
   int output = kNoValue;   // the pattern's result, which the host produces from now on
   std::vector<int> nodes;  // the pattern's nodes, removed once fused
 };
-
-bool IsOp(const Node& node, const char* op) {
-  return node.domain.empty() && node.op_type == op && node.outputs.size() == 1;
-}
-
-// The node reading `v` when it is the only reader (and `v` is not a graph output), else -1.
-int SoleConsumer(const ValueUses& uses, int v) {
-  const std::vector<ValueUse>& c = uses.consumers(v);
-  if (c.size() != 1 || uses.is_graph_output(v)) return -1;
-  return c[0].node;
-}
 
 // A two-input node computing `v` op constant, with the constant near `want`.
 bool IsBinaryWithConstant(const Graph& g, const Node& node, const char* op, int v, float want) {

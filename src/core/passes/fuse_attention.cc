@@ -19,18 +19,10 @@ namespace accel::core {
 namespace {
 
 using fusion::IsFloat32;
+using fusion::IsOp;
 using fusion::OtherInput;
 using fusion::ScalarConstant;
-
-bool IsOp(const Node& node, std::string_view op) {
-  return node.domain.empty() && node.op_type == op && node.outputs.size() == 1;
-}
-
-int SoleConsumer(const ValueUses& uses, int v) {
-  const std::vector<ValueUse>& c = uses.consumers(v);
-  if (c.size() != 1 || uses.is_graph_output(v)) return -1;
-  return c[0].node;
-}
+using fusion::SoleConsumer;
 
 int64_t RankOf(const Graph& g, int v) {
   return g.values[v].type.has_shape ? g.values[v].type.rank() : -1;

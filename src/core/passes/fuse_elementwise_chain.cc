@@ -21,6 +21,7 @@ namespace {
 using fusion::IsFloat32;
 using fusion::SameShape;
 using fusion::ScalarConstant;
+using fusion::SoleConsumer;
 
 constexpr std::string_view kUnary[] = {"Neg", "Abs",  "Relu", "Sigmoid", "Tanh", "Exp",
                                        "Log", "Sqrt", "Erf",  "Floor",   "Ceil", "Reciprocal"};
@@ -90,12 +91,6 @@ std::optional<Step> StepFor(const Graph& g, int n, int v, int x) {
   }
   s.tensor = other;
   return s;
-}
-
-int SoleConsumer(const ValueUses& uses, int v) {
-  const std::vector<ValueUse>& c = uses.consumers(v);
-  if (c.size() != 1 || uses.is_graph_output(v)) return -1;
-  return c[0].node;
 }
 
 // The chain value a node would start from: its only non-constant input, or input 0.

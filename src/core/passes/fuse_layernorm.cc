@@ -22,19 +22,10 @@ namespace {
 
 using fusion::IsConstantNear;
 using fusion::IsFloat32;
+using fusion::IsOp;
 using fusion::OtherInput;
 using fusion::ScalarConstant;
-
-bool IsOp(const Node& node, std::string_view op) {
-  return node.domain.empty() && node.op_type == op && node.outputs.size() == 1;
-}
-
-// The node reading `v` when it is the only reader (and `v` is not a graph output), else -1.
-int SoleConsumer(const ValueUses& uses, int v) {
-  const std::vector<ValueUse>& c = uses.consumers(v);
-  if (c.size() != 1 || uses.is_graph_output(v)) return -1;
-  return c[0].node;
-}
+using fusion::SoleConsumer;
 
 // The first normalized axis when `node` is a keepdims ReduceMean over exactly the trailing
 // axes of its float32 input of known rank; nullopt otherwise.

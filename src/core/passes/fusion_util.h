@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/fused_ops.h"
 #include "core/graph.h"
@@ -22,6 +23,18 @@ inline size_t AddendSlot(const Node&) { return 3; }
 
 inline bool HasActivation(const Node& node) { return node.attrs.Has(kFusedActivationAttr); }
 inline bool HasSum(const Node& node) { return node.attrs.Has(kFusedSumAttr); }
+
+// A default-domain node of type `op` with one output.
+inline bool IsOp(const Node& node, std::string_view op) {
+  return node.domain.empty() && node.op_type == op && node.outputs.size() == 1;
+}
+
+// The node reading `v` when it is the only reader (and `v` is not a graph output), else -1.
+inline int SoleConsumer(const ValueUses& uses, int v) {
+  const std::vector<ValueUse>& c = uses.consumers(v);
+  if (c.size() != 1 || uses.is_graph_output(v)) return -1;
+  return c[0].node;
+}
 
 inline bool IsFloat32(const Graph& g, int v) {
   return v != kNoValue && g.values[v].type.dtype == DType::kFloat32;
