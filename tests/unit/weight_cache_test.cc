@@ -203,7 +203,13 @@ TEST_CASE("A second Model of the same weights shares constants and packed weight
     const double added = static_cast<double>(rss_two) - static_cast<double>(rss_one);
     INFO("second Model added " << added / 1e6 << " MB of RSS for " << weight_bytes / 1e6
                                << " MB of weights");
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer keeps freed blocks in quarantine, so RSS says nothing about sharing
+    // there; the cache counters above still prove it.
+    (void)added;
+#else
     CHECK(added < 0.1 * static_cast<double>(weight_bytes));
+#endif
   }
   // Entries die with their last user.
   const WeightCacheStats after = GetWeightCacheStats();
