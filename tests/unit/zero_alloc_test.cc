@@ -1,126 +1,17 @@
 // Steady-state runs allocate nothing: every heap allocation of the process (global operator new
-// and the malloc family, replaced in this binary) is counted during 100 runs with bound
-// outputs. Allocations whose immediate caller lies in a runtime library are counted apart:
-// oneDNN 2.6 allocates a few small blocks inside every primitive execution (its argument map),
-// and libgomp allocates a team for every parallel region that runs on one thread (an `if`
-// clause that is false still enters the runtime); no caller avoids either through their APIs.
-#include <dlfcn.h>
-
-#include <atomic>
+// and the malloc family, replaced by the accel tool's alloc_counter.cc, which this binary
+// links too) is counted during 100 runs with bound outputs. Allocations whose immediate caller lies
+// in a runtime library are counted apart: oneDNN 2.6 allocates a few small blocks inside every
+// primitive execution (its argument map), and libgomp allocates a team for every parallel region
+// that runs on one thread (an `if` clause that is false still enters the runtime); no caller avoids
+// either through their APIs.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <vector>
 
 #include "accel/accel.h"
+#include "alloc_counter.h"
 #include "onnx_test_util.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ACCEL_COUNT_ALLOCATIONS 0  // the sanitizers own malloc and operator new
-#else
-#define ACCEL_COUNT_ALLOCATIONS 1
-#endif
-
-#if ACCEL_COUNT_ALLOCATIONS
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocs{0};
-std::atomic<long> g_runtime_allocs{0};
-
-void Count(void* caller) {
-  if (!g_counting.load(std::memory_order_relaxed)) return;
-  Dl_info info;
-  if (dladdr(caller, &info) != 0 && info.dli_fname != nullptr &&
-      (std::strstr(info.dli_fname, "libdnnl") != nullptr ||
-       std::strstr(info.dli_fname, "libgomp") != nullptr)) {
-    g_runtime_allocs.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    g_allocs.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-}  // namespace
-
-extern "C" {
-void* __libc_malloc(size_t size);
-void* __libc_calloc(size_t count, size_t size);
-void* __libc_realloc(void* p, size_t size);
-void* __libc_memalign(size_t alignment, size_t size);
-void __libc_free(void* p);
-
-void* malloc(size_t size) {
-  Count(__builtin_return_address(0));
-  return __libc_malloc(size);
-}
-void* calloc(size_t count, size_t size) {
-  Count(__builtin_return_address(0));
-  return __libc_calloc(count, size);
-}
-void* realloc(void* p, size_t size) {
-  Count(__builtin_return_address(0));
-  return __libc_realloc(p, size);
-}
-void* aligned_alloc(size_t alignment, size_t size) {
-  Count(__builtin_return_address(0));
-  return __libc_memalign(alignment, size);
-}
-void* memalign(size_t alignment, size_t size) {
-  Count(__builtin_return_address(0));
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, size_t alignment, size_t size) {
-  Count(__builtin_return_address(0));
-  void* p = __libc_memalign(alignment, size);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
-void free(void* p) { __libc_free(p); }
-}
-
-namespace {
-void* CountedNew(size_t size, size_t alignment, void* caller) {
-  Count(caller);
-  void* p = alignment > alignof(std::max_align_t) ? __libc_memalign(alignment, size ? size : 1)
-                                                  : __libc_malloc(size ? size : 1);
-  return p;
-}
-}  // namespace
-
-void* operator new(size_t size) {
-  if (void* p = CountedNew(size, 0, __builtin_return_address(0))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size) {
-  if (void* p = CountedNew(size, 0, __builtin_return_address(0))) return p;
-  throw std::bad_alloc();
-}
-void* operator new(size_t size, std::align_val_t a) {
-  if (void* p = CountedNew(size, static_cast<size_t>(a), __builtin_return_address(0))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size, std::align_val_t a) {
-  if (void* p = CountedNew(size, static_cast<size_t>(a), __builtin_return_address(0))) return p;
-  throw std::bad_alloc();
-}
-void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  return CountedNew(size, 0, __builtin_return_address(0));
-}
-void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  return CountedNew(size, 0, __builtin_return_address(0));
-}
-void operator delete(void* p) noexcept { __libc_free(p); }
-void operator delete[](void* p) noexcept { __libc_free(p); }
-void operator delete(void* p, size_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
-#endif  // ACCEL_COUNT_ALLOCATIONS
 
 namespace accel {
 namespace {
@@ -132,22 +23,13 @@ struct AllocCount {
   long runtime_libs = 0;
 };
 
-// Runs `run` 100 times while counting allocations.
+// Runs `run` 100 times while counting allocations (zero counts in sanitizer builds).
 template <typename F>
 AllocCount Count100(F&& run) {
-  AllocCount c;
-#if ACCEL_COUNT_ALLOCATIONS
-  g_allocs = 0;
-  g_runtime_allocs = 0;
-  g_counting = true;
+  cli::StartAllocCounting();
   for (int i = 0; i < 100; ++i) run();
-  g_counting = false;
-  c.libaccel = g_allocs;
-  c.runtime_libs = g_runtime_allocs;
-#else
-  for (int i = 0; i < 100; ++i) run();
-#endif
-  return c;
+  const cli::AllocCounts counts = cli::StopAllocCounting();
+  return {counts.total - counts.runtime_libs, counts.runtime_libs};
 }
 
 std::vector<float> Ramp(size_t n) {
