@@ -150,5 +150,25 @@ TEST_CASE("Plain-only ops get plain data and disabling the pass inserts nothing"
   CHECK(off.reorders == 0);
 }
 
+TEST_CASE("Resize runs on blocked data: nearest directly, other modes on plain copies",
+          "[layout]") {
+  for (const char* mode : {"nearest", "linear"}) {
+    DYNAMIC_SECTION(mode) {
+      Builder b;
+      b.Input("x", {1, 24, 5, 6});
+      b.Conv("x", 24, 24, "c");
+      *b.m.mutable_graph()->add_initializer() =
+          testing::FloatTensor("scales", {4}, {1.0f, 1.0f, 2.0f, 2.0f});
+      onnx::NodeProto* resize = b.Node("Resize", {"c", "", "scales"}, "up");
+      *resize->add_attribute() = testing::StringAttr("mode", mode);
+      b.Conv("up", 24, 16, "out");
+      b.Output("out");
+      Plan plan = PlanOf(b.Require(2));
+      CHECK(plan.reorders == 1);  // x only: Conv, Resize and Conv stay blocked
+      CheckSameAsUnoptimized(b);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace accel

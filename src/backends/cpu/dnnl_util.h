@@ -197,6 +197,11 @@ class WeightedPrimitive {
   PackedWeights packed_;
 };
 
+// Copies float32 `src` (logical shape `logical`, in layout `from`) into `dst` in layout `to`;
+// for kernels whose blocked-data path has a case only their plain path handles (reorder.cc).
+Status ConvertLayout(const Tensor& src, core::Layout from, const Shape& logical, Tensor& dst,
+                     core::Layout to);
+
 // oneDNN's reference implementations are its correctness fallback, orders of magnitude slower
 // than the jit ones (a blocked-to-plain 1x1 conv: ~650 ms instead of ~1 ms).
 inline bool IsReference(const dnnl::primitive_desc_base& pd) {

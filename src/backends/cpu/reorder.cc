@@ -57,6 +57,21 @@ Result<std::unique_ptr<core::Kernel>> CreateReorder(const core::KernelInit& init
 
 }  // namespace
 
+Status ConvertLayout(const Tensor& src, core::Layout from, const Shape& logical, Tensor& dst,
+                     core::Layout to) {
+  ACCEL_RETURN_IF_ERROR(RequireFloat32(src.dtype(), "layout conversion"));
+  if (ElementCount(logical) == 0) return Status::Ok();
+  return TryDnnl("layout conversion of " + ShapeToString(logical),
+                 [&] {
+                   dnnl::memory s = WrapTensor(src, LayoutDesc(from, logical));
+                   dnnl::memory d = WrapTensor(dst, LayoutDesc(to, logical));
+                   dnnl::reorder(s, d).execute(ThreadStream(), s, d);
+                   ThreadStream().wait();
+                   return true;
+                 })
+      .status();
+}
+
 const core::OpDef& ReorderOpDef() {
   static const core::OpDef def{
       "Reorder", "accel", {1}, 1, InferReorder, CreateReorder, core::LayoutSupport::kReorder};

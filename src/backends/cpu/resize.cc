@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/data_movement.h"
+#include "backends/cpu/dnnl_util.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -584,10 +585,12 @@ Status RunNearest(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Pla
 
 class ResizeKernel final : public core::Kernel {
  public:
-  ResizeKernel(ResizeAttrs a, const core::Attributes& attrs) : a_(std::move(a)), attrs_(attrs) {}
+  ResizeKernel(ResizeAttrs a, const core::Attributes& attrs, bool blocked)
+      : a_(std::move(a)), attrs_(attrs), blocked_(blocked) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& in = ctx.input(0);
+    if (blocked_) return ComputeBlocked(ctx);
     bool known = false;
     ACCEL_ASSIGN_OR_RETURN(PlanInputs p, CollectInputs(
                                              a_, attrs_, ctx.num_inputs(),
@@ -605,14 +608,59 @@ class ResizeKernel final : public core::Kernel {
   }
 
  private:
+  Result<Plan> PlanFor(core::KernelContext& ctx, const Shape& shape) const {
+    bool known = false;
+    ACCEL_ASSIGN_OR_RETURN(PlanInputs p, CollectInputs(
+                                             a_, attrs_, ctx.num_inputs(),
+                                             [&](int i, bool* present) -> const Tensor* {
+                                               *present = ctx.has_input(i);
+                                               return *present ? &ctx.input(i) : nullptr;
+                                             },
+                                             &known));
+    return MakePlan(a_, shape, p);
+  }
+
+  // Channel-blocked input and output (the layout pass): a nearest resize of H and W only moves
+  // whole channel blocks, so it runs on the physical [N, C/16, H, W, 16] data as it is; any
+  // other case runs on plain copies.
+  Status ComputeBlocked(core::KernelContext& ctx) {
+    const Tensor& in = ctx.input(0);
+    const Shape& xs = ctx.input_shape(0);
+    ACCEL_ASSIGN_OR_RETURN(Plan plan, PlanFor(ctx, xs));
+    ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
+    if (a_.mode == Mode::kNearest && xs.size() == 4 && IsIdentity(a_, plan, 0, xs[0]) &&
+        IsIdentity(a_, plan, 1, xs[1])) {
+      Plan physical = plan;
+      physical.out_dims = out->shape();
+      physical.scales.push_back(1.0);
+      physical.roi_start.push_back(0.0);
+      physical.roi_end.push_back(1.0);
+      return RunNearest(in, *out, a_, physical);
+    }
+    ACCEL_ASSIGN_OR_RETURN(Tensor x_plain, Tensor::Create(DType::kFloat32, xs));
+    ACCEL_ASSIGN_OR_RETURN(Tensor y_plain, Tensor::Create(DType::kFloat32, plan.out_dims));
+    ACCEL_RETURN_IF_ERROR(
+        ConvertLayout(in, core::Layout::kBlocked, xs, x_plain, core::Layout::kPlain));
+    ACCEL_RETURN_IF_ERROR(a_.mode == Mode::kNearest
+                              ? RunNearest(x_plain, y_plain, a_, plan)
+                              : RunInterpolate<float>(x_plain, y_plain, a_, plan));
+    return ConvertLayout(y_plain, core::Layout::kPlain, plan.out_dims, *out,
+                         core::Layout::kBlocked);
+  }
+
   ResizeAttrs a_;
   const core::Attributes& attrs_;
+  bool blocked_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateResizeImpl(const core::KernelInit& init,
                                                        bool upsample) {
   ACCEL_ASSIGN_OR_RETURN(ResizeAttrs a, ParseAttrs(init.attrs, init.opset, upsample));
-  return dm::MakeKernel<ResizeKernel>(std::move(a), init.attrs);
+  const bool blocked = init.input_layouts[0] == core::Layout::kBlocked;
+  if (blocked != (init.output_layouts[0] == core::Layout::kBlocked)) {
+    return Internal("Resize between different layouts");
+  }
+  return dm::MakeKernel<ResizeKernel>(std::move(a), init.attrs, blocked);
 }
 
 Result<std::unique_ptr<core::Kernel>> CreateResize(const core::KernelInit& init) {
@@ -625,12 +673,19 @@ Result<std::unique_ptr<core::Kernel>> CreateUpsample(const core::KernelInit& ini
 }  // namespace
 
 const core::OpDef& ResizeOpDef() {
-  static const core::OpDef def{"Resize", "", {10, 11, 13, 18, 19}, 10, InferResize, CreateResize};
+  static const core::OpDef def{"Resize",    "",           {10, 11, 13, 18, 19},         10,
+                               InferResize, CreateResize, core::LayoutSupport::kSpatial};
   return def;
 }
 
 const core::OpDef& UpsampleOpDef() {
-  static const core::OpDef def{"Upsample", "", {1, 7, 9, 10}, 7, InferUpsample, CreateUpsample};
+  static const core::OpDef def{"Upsample",
+                               "",
+                               {1, 7, 9, 10},
+                               7,
+                               InferUpsample,
+                               CreateUpsample,
+                               core::LayoutSupport::kSpatial};
   return def;
 }
 
