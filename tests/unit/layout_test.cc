@@ -150,6 +150,25 @@ TEST_CASE("Plain-only ops get plain data and disabling the pass inserts nothing"
   CHECK(off.reorders == 0);
 }
 
+TEST_CASE("Blocked pooling with a window only the plain loop handles runs on plain copies",
+          "[layout]") {
+  // count_include_pad windows that reach into the ceil_mode extension: oneDNN would count those
+  // positions, ONNX does not, so the kernel takes its plain path on converted copies.
+  Builder b;
+  b.Input("x", {1, 24, 7, 7});
+  b.Conv("x", 24, 24, "c");
+  onnx::NodeProto* pool = b.Node("AveragePool", {"c"}, "p");
+  *pool->add_attribute() = testing::IntsAttr("kernel_shape", {2, 2});
+  *pool->add_attribute() = testing::IntsAttr("strides", {2, 2});
+  *pool->add_attribute() = testing::IntAttr("ceil_mode", 1);
+  *pool->add_attribute() = testing::IntAttr("count_include_pad", 1);
+  b.Conv("p", 24, 16, "out");
+  b.Output("out");
+  Plan plan = PlanOf(b.Require(2));
+  CHECK(plan.reorders == 1);  // x only: the pool's input and output stay blocked
+  CheckSameAsUnoptimized(b);
+}
+
 TEST_CASE("Resize runs on blocked data: nearest directly, other modes on plain copies",
           "[layout]") {
   for (const char* mode : {"nearest", "linear"}) {

@@ -248,29 +248,21 @@ class PoolKernel final : public core::Kernel {
                              ShapeToString(xs));
     }
     if (xs != x_shape_) ACCEL_RETURN_IF_ERROR(Prepare(xs, false, DType::kFloat32));
-    const memory::desc x_md = LayoutDesc(core::Layout::kBlocked, xs);
-    const memory::desc y_md = LayoutDesc(core::Layout::kBlocked, ys);
-    dnnl::stream& stream = ThreadStream();
-    if (use_dnnl_ && pd_.src_desc() == x_md && pd_.dst_desc() == y_md) {
-      pool_.execute(stream,
-                    {{DNNL_ARG_SRC, WrapTensor(x, x_md)}, {DNNL_ARG_DST, WrapTensor(*y, y_md)}});
-      stream.wait();
+    // In blocked mode Prepare builds the primitive only over the blocked layouts themselves.
+    if (use_dnnl_) {
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, pd_.src_desc()).get()},
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, pd_.dst_desc()).get()}});
+      ThreadStream().wait();
       return Status::Ok();
     }
     // A window only the plain path handles: run it on plain copies.
     ACCEL_ASSIGN_OR_RETURN(Tensor x_plain, Tensor::Create(DType::kFloat32, xs));
     ACCEL_ASSIGN_OR_RETURN(Tensor y_plain, Tensor::Create(DType::kFloat32, ys));
-    memory x_mem = WrapTensor(x, x_md),
-           xp_mem = WrapTensor(x_plain, PlainDesc(xs, memory::data_type::f32));
-    dnnl::reorder(x_mem, xp_mem).execute(stream, x_mem, xp_mem);
-    stream.wait();
+    ACCEL_RETURN_IF_ERROR(
+        ConvertLayout(x, core::Layout::kBlocked, xs, x_plain, core::Layout::kPlain));
     PoolReference(params_, window_, xs, x_plain.data_as<float>(), y_plain.data_as<float>(),
                   nullptr);
-    memory yp_mem = WrapTensor(y_plain, PlainDesc(ys, memory::data_type::f32)),
-           y_mem = WrapTensor(*y, y_md);
-    dnnl::reorder(yp_mem, y_mem).execute(stream, yp_mem, y_mem);
-    stream.wait();
-    return Status::Ok();
+    return ConvertLayout(y_plain, core::Layout::kPlain, ys, *y, core::Layout::kBlocked);
   }
 
   Status Prepare(const Shape& x, bool with_indices, DType dtype) {

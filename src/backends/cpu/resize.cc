@@ -589,17 +589,9 @@ class ResizeKernel final : public core::Kernel {
       : a_(std::move(a)), attrs_(attrs), blocked_(blocked) {}
 
   Status Compute(core::KernelContext& ctx) override {
-    const Tensor& in = ctx.input(0);
     if (blocked_) return ComputeBlocked(ctx);
-    bool known = false;
-    ACCEL_ASSIGN_OR_RETURN(PlanInputs p, CollectInputs(
-                                             a_, attrs_, ctx.num_inputs(),
-                                             [&](int i, bool* present) -> const Tensor* {
-                                               *present = ctx.has_input(i);
-                                               return *present ? &ctx.input(i) : nullptr;
-                                             },
-                                             &known));
-    ACCEL_ASSIGN_OR_RETURN(Plan plan, MakePlan(a_, in.shape(), p));
+    const Tensor& in = ctx.input(0);
+    ACCEL_ASSIGN_OR_RETURN(Plan plan, PlanFor(ctx, in.shape()));
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
     if (a_.mode == Mode::kNearest) return RunNearest(in, *out, a_, plan);
     if (in.dtype() == DType::kFloat64) return RunInterpolate<double>(in, *out, a_, plan);
