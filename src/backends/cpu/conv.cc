@@ -70,15 +70,6 @@ Status InferConv(core::InferContext& ctx) {
   return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
 }
 
-// y += addend over the physical buffers (both are in the output's layout).
-void AddInPlace(const Tensor& addend, Tensor& y) {
-  const float* a = addend.data_as<float>();
-  float* out = y.data_as<float>();
-  const int64_t n = y.element_count();
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] += a[i];
-}
-
 class ConvKernel final : public core::Kernel {
  public:
   ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights,
@@ -115,7 +106,8 @@ class ConvKernel final : public core::Kernel {
       const bool add = addend && post_ops_.sum_after_activation;
       SiluInPlace(y->values<float>(), add ? addend->data_as<float>() : nullptr);
     } else if (add_after_) {
-      AddInPlace(*addend, *y);
+      // Both are in the output's layout: the physical buffers add element by element.
+      AddInPlace(y->values<float>(), addend->data_as<float>());
     }
     return Status::Ok();
   }

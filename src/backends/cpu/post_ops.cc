@@ -1,5 +1,7 @@
 #include "backends/cpu/post_ops.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -185,7 +187,7 @@ void ApplyFusedPostOps(const FusedPostOps& ops, std::span<float> data, const Ten
 namespace {
 
 // One block per task: large enough to amortize the loop, small enough to stay in L1/L2.
-constexpr int64_t kSiluBlock = 4096;
+constexpr int64_t kBlock = 4096;
 
 template <bool kAdd>
 [[gnu::always_inline]] inline void SiluBlock(float* y, const float* add, int64_t n) {
@@ -218,18 +220,35 @@ SiluFn PickSilu(bool add) {
   return add ? &SiluBaseline<true> : &SiluBaseline<false>;
 }
 
+// Calls fn(begin, count) for each block of n elements, in parallel when there is more than one
+// block and thread. A serial call does not enter the OpenMP runtime at all: libgomp allocates a
+// team even for a parallel region whose `if` clause is false.
+template <typename F>
+void ForEachBlock(int64_t n, F&& fn) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  if (blocks <= 1 || omp_get_max_threads() == 1) {
+    for (int64_t b = 0; b < blocks; ++b) fn(b * kBlock, std::min(kBlock, n - b * kBlock));
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) fn(b * kBlock, std::min(kBlock, n - b * kBlock));
+}
+
 }  // namespace
 
 void SiluInPlace(std::span<float> y, const float* addend) {
   const SiluFn fn = PickSilu(addend != nullptr);
-  const int64_t n = static_cast<int64_t>(y.size());
-  const int64_t blocks = (n + kSiluBlock - 1) / kSiluBlock;
   float* data = y.data();
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kSiluBlock;
-    fn(data + begin, addend ? addend + begin : nullptr, std::min(kSiluBlock, n - begin));
-  }
+  ForEachBlock(static_cast<int64_t>(y.size()), [&](int64_t begin, int64_t count) {
+    fn(data + begin, addend ? addend + begin : nullptr, count);
+  });
+}
+
+void AddInPlace(std::span<float> y, const float* addend) {
+  float* data = y.data();
+  ForEachBlock(static_cast<int64_t>(y.size()), [&](int64_t begin, int64_t count) {
+    for (int64_t i = begin; i < begin + count; ++i) data[i] += addend[i];
+  });
 }
 
 }  // namespace accel::cpu
