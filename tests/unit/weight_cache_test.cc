@@ -208,7 +208,10 @@ TEST_CASE("A second Model of the same weights shares constants and packed weight
     // there; the cache counters above still prove it.
     (void)added;
 #else
-    CHECK(added < 0.1 * static_cast<double>(weight_bytes));
+    // Without sharing the second Model would add at least the weights again (and their packed
+    // copies, as much again). The rest is its own session, graph and allocator noise, which
+    // measured 1-2.4 MB on CI, so the bound leaves room for that and nothing more.
+    CHECK(added < 0.25 * static_cast<double>(weight_bytes));
 #endif
   }
   // Entries die with their last user.
