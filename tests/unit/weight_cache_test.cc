@@ -166,9 +166,9 @@ TEST_CASE("HashBytes depends on every byte, the length and the seed", "[weight_c
 TEST_CASE("A second Model of the same weights shares constants and packed weights",
           "[weight_cache]") {
   constexpr int kChannels = 256;
-  constexpr int kLayers = 10;
+  constexpr int kLayers = 20;
   const std::string bytes = ConvChain(11, kChannels, kLayers);
-  const size_t weight_bytes = WeightBytes(kChannels, kLayers);  // ~23.6 MB
+  const size_t weight_bytes = WeightBytes(kChannels, kLayers);  // ~47 MB
 
   const WeightCacheStats before = GetWeightCacheStats();
   std::vector<float> first_out;
@@ -208,10 +208,9 @@ TEST_CASE("A second Model of the same weights shares constants and packed weight
     // there; the cache counters above still prove it.
     (void)added;
 #else
-    // Without sharing the second Model would add at least the weights again (and their packed
-    // copies, as much again). The rest is its own session, graph and allocator noise, which
-    // measured 1-2.4 MB on CI, so the bound leaves room for that and nothing more.
-    CHECK(added < 0.25 * static_cast<double>(weight_bytes));
+    // The issue's bound. A second Model also brings its own session, graph and kernel objects
+    // (about 3 MB here), so the weights must be large enough to stand for a real model.
+    CHECK(added < 0.1 * static_cast<double>(weight_bytes));
 #endif
   }
   // Entries die with their last user.
