@@ -179,12 +179,13 @@ class ConvKernel final : public core::Kernel {
       Result<dnnl::convolution_forward::primitive_desc> wino =
           make(user_x, user_y, add_after_ ? act_attr : attr, dnnl::algorithm::convolution_winograd);
       if (wino.ok() && !IsReference(*wino)) {
-        const dnnl::primitive_desc candidates[] = {*pd, *wino};
+        // Winograd first: it usually wins, and then the direct kernel's timing stops early.
+        const dnnl::primitive_desc candidates[] = {*wino, *pd};
         const std::string key = "Conv " + ShapeToString(x) + " w" + ShapeToString(w) + " pads " +
                                 DimsToString(win.pad_begin) + DimsToString(win.pad_end) +
                                 " group " + std::to_string(group_) + " post-ops " +
                                 std::to_string(ops.len()) + (bias ? " bias" : "");
-        if (PickFastest(key, candidates) == 1) pd = wino;
+        if (PickFastest(key, candidates) == 0) pd = wino;
       }
     }
     if (!pd.ok()) {

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -10,30 +11,56 @@
 #include <vector>
 
 #include "backends/cpu/dnnl_context.h"
+#include "memory/arena.h"
 
 namespace accel::cpu {
 
 namespace {
 
-constexpr int kTimedRuns = 3;
+constexpr int kTimedRuns = 2;
+constexpr int kArgs[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
+constexpr size_t kArgAlign = 4096;
 
-// The best of kTimedRuns runs, in seconds.
-double TimeOnce(const dnnl::primitive_desc& pd) {
+size_t AlignedSize(const dnnl::memory::desc& md) {
+  return (md.get_size() + kArgAlign - 1) / kArgAlign * kArgAlign;
+}
+
+// Scratch for every candidate's arguments at once, reused across candidates. Large scratch is
+// fresh huge-page memory (zero and cheap to fault in: page faults dominated the timing when each
+// candidate had its own 4 KiB-page buffers); small scratch is zeroed here. Zeros keep denormals
+// and NaNs from slowing a candidate down.
+memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
+  size_t bytes = 0;
+  for (const dnnl::primitive_desc& pd : candidates) {
+    size_t need = 0;
+    for (int arg : kArgs) need += AlignedSize(pd.query_md(dnnl::query::exec_arg_md, arg));
+    bytes = std::max(bytes, need);
+  }
+  memory::Arena arena;
+  if (arena.Reserve(bytes).ok() && !arena.huge_pages_advised()) {
+    std::memset(arena.data(), 0, arena.capacity());
+  }
+  return arena;
+}
+
+// The best of kTimedRuns runs after a warm-up (which faults in oneDNN's own scratchpad), in
+// seconds; stops early once a run takes more than `give_up` seconds (another candidate is
+// already clearly faster).
+double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double give_up) {
   std::unordered_map<int, dnnl::memory> args;
-  for (int arg : {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}) {
+  size_t offset = 0;
+  for (int arg : kArgs) {
     const dnnl::memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
     if (md.is_zero()) continue;
-    dnnl::memory mem(md, CpuEngine());
-    // Zeros: no denormals or NaNs to slow a candidate down.
-    std::memset(mem.get_data_handle(), 0, md.get_size());
-    args[arg] = mem;
+    args[arg] = dnnl::memory(md, CpuEngine(), scratch.data() + offset);
+    offset += AlignedSize(md);
   }
   dnnl::primitive p(pd);
   dnnl::stream& stream = ThreadStream();
   p.execute(stream, args);
   stream.wait();
   double best = 1e30;
-  for (int i = 0; i < kTimedRuns; ++i) {
+  for (int i = 0; i < kTimedRuns && (i == 0 || best <= give_up); ++i) {
     const auto start = std::chrono::steady_clock::now();
     p.execute(stream, args);
     stream.wait();
@@ -56,10 +83,12 @@ size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc>
     auto it = chosen.find(full_key);
     if (it != chosen.end() && it->second < candidates.size()) return it->second;
   }
+  memory::Arena scratch = Scratch(candidates);
+  if (scratch.capacity() == 0) return 0;
   size_t best = 0;
   double best_time = 1e30;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const double t = TimeOnce(candidates[i]);
+    const double t = TimeOnce(candidates[i], scratch, 1.5 * best_time);
     if (t < best_time) {
       best_time = t;
       best = i;

@@ -12,7 +12,8 @@
 namespace accel::cpu {
 
 // Index of the fastest of `candidates` (primitive descriptors with src, weights, optional bias
-// and dst; no other runtime arguments), each timed on scratch buffers after a warm-up run.
+// and dst; no other runtime arguments), each timed on shared scratch buffers after a warm-up
+// run; a candidate far slower than the best so far is not timed further.
 // Remembered under `key` (which must name everything that affects the choice).
 size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates);
 
