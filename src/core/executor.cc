@@ -61,10 +61,29 @@ Status Executor::Prepare(std::span<const Shape* const> shapes) {
       bound_shapes_[k] = shapes[k];
     }
   }
-  return plans_
-      .Get(*model_, kernels_, bound_shapes_, options_.num_threads,
-           {.allow_inplace = options_.inplace})
-      .status();
+  ACCEL_RETURN_IF_ERROR(plans_
+                            .Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+                                 {.allow_inplace = options_.inplace})
+                            .status());
+  WarmUp();
+  return Status::Ok();
+}
+
+void Executor::WarmUp() {
+  const Graph& g = model_->graph;
+  std::vector<Shape> shapes;
+  for (const Shape* s : bound_shapes_) shapes.push_back(*s);
+  std::vector<NamedTensor> inputs;
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const Value& v = g.values[g.inputs[k]];
+    if (v.constant) continue;
+    Result<Tensor> zeros = Tensor::Zeros(v.type.dtype, shapes[k]);
+    if (!zeros.ok()) return;
+    inputs.push_back({v.name, *std::move(zeros)});
+  }
+  // Whatever goes wrong here is reported by the first real run, with real inputs.
+  (void)Run(inputs, {});
+  if (!timings_.empty()) ResetTimings();
 }
 
 Status Executor::BindInputs(std::span<const NamedTensor> inputs) {

@@ -33,7 +33,8 @@ class Executor {
   static Result<std::unique_ptr<Executor>> Create(std::shared_ptr<const internal::ModelImpl> model,
                                                   const ExecutorOptions& options);
 
-  // Plans for these input shapes (per Graph::inputs, nullptr = the default constant's shape).
+  // Plans for these input shapes (per Graph::inputs, nullptr = the default constant's shape),
+  // then warms up (WarmUp), so the first run with these shapes costs what later ones do.
   Status Prepare(std::span<const Shape* const> shapes);
 
   // Runs with caller inputs (checked by name, dtype and shape). Each entry of `outputs` names a
@@ -58,6 +59,11 @@ class Executor {
  private:
   Executor(std::shared_ptr<const internal::ModelImpl> model, const ExecutorOptions& options)
       : model_(std::move(model)), options_(options), plans_(options.plan_cache_size) {}
+  // Kernels build their oneDNN primitives, pack their weights (weight cache) and time
+  // implementation candidates on first use. One run on zero inputs of the planned shapes does
+  // all of that at prepare time, so no frame pays for it. A failing warm-up (an op that rejects
+  // zeros, such as Range with step 0) is ignored: the first real run reports the error.
+  void WarmUp();
   Status BindInputs(std::span<const NamedTensor> inputs);
   Status BindOutputs(memory::RunPlan& plan, std::span<NamedTensor> outputs);
   Status RunNode(size_t n, memory::RunPlan& plan);

@@ -120,7 +120,10 @@ Status Session::Prepare(std::span<const InputShape> shapes) {
     }
   }
   try {
-    return impl_->executor().Prepare(per_input);
+    ACCEL_RETURN_IF_ERROR(impl_->executor().Prepare(per_input));
+    // The warm-up packed the weights: a cache file gets them now, as after a first run.
+    if (const auto& weights = impl_->model().internal_impl().weights) weights->AfterRun();
+    return Status::Ok();
   } catch (const std::exception& e) {
     return Internal(std::string("prepare: ") + e.what());
   }

@@ -136,8 +136,8 @@ class ModelWeights {
   ModelWeights(const ModelWeights&) = delete;
   ModelWeights& operator=(const ModelWeights&) = delete;
 
-  // Called after each successful run: writes the cache file when this Model's packed weights
-  // are not all in it. Cheap when nothing was packed since the last call.
+  // Called after each successful run and prepare: writes the cache file when this Model's packed
+  // weights are not all in it. Cheap when nothing was packed since the last call.
   void AfterRun();
 
   CacheFileStatus file_status() const;
