@@ -158,7 +158,8 @@ Result<AttributeValue> ReadAttribute(const onnx::AttributeProto& a, const std::s
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, const OnnxImportOptions& options)
+  // Takes the initializers' bytes out of `model`.
+  Importer(onnx::ModelProto& model, const OnnxImportOptions& options)
       : model_(model), base_dir_(options.base_dir) {}
 
   Result<Graph> Run() {
@@ -171,7 +172,7 @@ class Importer {
                          "' is not supported");
     }
     ACCEL_RETURN_IF_ERROR(ReadInputs(g));
-    ACCEL_RETURN_IF_ERROR(ReadInitializers(g));
+    ACCEL_RETURN_IF_ERROR(ReadInitializers(*model_.mutable_graph()));
     ACCEL_RETURN_IF_ERROR(ReadOutputs(g));
     for (const onnx::NodeProto& node : g.node()) ACCEL_RETURN_IF_ERROR(ReadNode(node));
     ACCEL_RETURN_IF_ERROR(ReadValueInfo(g));
@@ -207,15 +208,15 @@ class Importer {
   }
 
   // After ReadInputs: an initializer that is also an input keeps both roles.
-  Status ReadInitializers(const onnx::GraphProto& g) {
-    for (const onnx::TensorProto& init : g.initializer()) {
+  Status ReadInitializers(onnx::GraphProto& g) {
+    for (onnx::TensorProto& init : *g.mutable_initializer()) {
       if (init.name().empty()) return InvalidModel("an initializer has an empty name");
       const int v = graph_.GetOrAddValue(init.name());
       Value& value = graph_.values[v];
       if (value.constant) {
         return InvalidModel("initializer '" + init.name() + "' is defined twice");
       }
-      ACCEL_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, base_dir_));
+      ACCEL_ASSIGN_OR_RETURN(Tensor t, TakeTensorFromProto(init, base_dir_));
       if (value.type.dtype != DType::kUndefined && value.type.dtype != t.dtype()) {
         return InvalidModel("initializer '" + init.name() + "' has dtype " + DTypeName(t.dtype()) +
                             " but graph input '" + init.name() + "' declares " +
@@ -293,7 +294,7 @@ class Importer {
     return Status::Ok();
   }
 
-  const onnx::ModelProto& model_;
+  onnx::ModelProto& model_;
   const std::string base_dir_;
   std::map<std::string, int> opsets_;
   Graph graph_;

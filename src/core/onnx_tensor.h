@@ -22,6 +22,10 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type);
 // Sizes are checked before anything is allocated.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
 
+// Like TensorFromProto, but moves raw_data's bytes out of `proto` into the tensor instead of
+// copying them: a model's weights are then neither copied nor freed a second time at load.
+Result<Tensor> TakeTensorFromProto(onnx::TensorProto& proto, const std::string& base_dir);
+
 // Reads a serialized TensorProto file (the ONNX backend-test input_N.pb / output_N.pb layout).
 // `name` receives the proto's name field.
 Result<Tensor> ReadTensorFile(const std::string& path, std::string* name);
