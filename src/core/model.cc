@@ -115,10 +115,11 @@ Model Model::FromImpl(internal::ModelImpl impl) {
 
 Result<Model> Model::Load(const std::string& path, const LoadOptions& options) {
   try {
-    ACCEL_ASSIGN_OR_RETURN(std::string bytes, core::ReadFile(path));
+    size_t size = 0;
+    ACCEL_ASSIGN_OR_RETURN(memory::Arena bytes, core::ReadFileToArena(path, &size));
     std::string dir = std::filesystem::path(path).parent_path().string();
     if (dir.empty()) dir = ".";
-    return LoadBytes(std::as_bytes(std::span(bytes)), dir, path, options);
+    return LoadBytes(std::span<const std::byte>(bytes.data(), size), dir, path, options);
   } catch (const std::exception& e) {
     return Internal(path + ": " + e.what());
   }

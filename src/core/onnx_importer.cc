@@ -1,7 +1,12 @@
 #include "core/onnx_importer.h"
 
+#include <fcntl.h>
 #include <onnx/onnx_pb.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -317,13 +322,45 @@ Result<Graph> ImportOnnx(std::span<const std::byte> bytes, const OnnxImportOptio
   return Importer(model, options).Run();
 }
 
-Result<std::string> ReadFile(const std::string& path) {
+namespace {
+
+Status CheckRegularFile(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) return NotFound(path + ": no such file");
   if (std::filesystem::is_directory(status)) return IoError(path + ": is a directory");
   // Opening a FIFO or device could block forever or never end.
   if (!std::filesystem::is_regular_file(status)) return IoError(path + ": not a regular file");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<memory::Arena> ReadFileToArena(const std::string& path, size_t* size) {
+  ACCEL_RETURN_IF_ERROR(CheckRegularFile(path));
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError(path + ": cannot open for reading");
+  struct stat st {};
+  memory::Arena arena;
+  Status status =
+      fstat(fd, &st) == 0 ? Status::Ok() : IoError(path + ": cannot determine the file size");
+  const size_t bytes = status.ok() ? static_cast<size_t>(st.st_size) : 0;
+  if (status.ok()) status = arena.Reserve(std::max<size_t>(bytes, 1));
+  size_t done = 0;
+  while (status.ok() && done < bytes) {
+    const ssize_t got = read(fd, arena.data() + done, bytes - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) status = IoError(path + ": read failed (the file shrank while being read?)");
+    if (got > 0) done += static_cast<size_t>(got);
+  }
+  close(fd);
+  ACCEL_RETURN_IF_ERROR(status);
+  *size = bytes;
+  return arena;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  ACCEL_RETURN_IF_ERROR(CheckRegularFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError(path + ": cannot open for reading");
   in.seekg(0, std::ios::end);
