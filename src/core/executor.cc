@@ -61,11 +61,14 @@ Status Executor::Prepare(std::span<const Shape* const> shapes) {
       bound_shapes_[k] = shapes[k];
     }
   }
-  ACCEL_RETURN_IF_ERROR(plans_
-                            .Get(*model_, kernels_, bound_shapes_, options_.num_threads,
-                                 {.allow_inplace = options_.inplace})
-                            .status());
-  WarmUp();
+  ACCEL_ASSIGN_OR_RETURN(memory::RunPlan * plan,
+                         plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+                                    {.allow_inplace = options_.inplace}));
+  if (!plan->ran) {
+    plan->warm_up = true;
+    WarmUp();
+    plan->warm_up = false;
+  }
   return Status::Ok();
 }
 
@@ -234,6 +237,7 @@ Status Executor::Run(std::span<const NamedTensor> inputs, std::span<NamedTensor>
                          plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
                                     {.allow_inplace = options_.inplace}));
   for (size_t k = 0; k < g.inputs.size(); ++k) plan->values[g.inputs[k]] = *bound_[k];
+  plan->ran = true;
   Status status = BindOutputs(*plan, outputs);
   omp_set_num_threads(options_.num_threads);
   for (size_t n = 0; status.ok() && n < g.nodes.size(); ++n) {

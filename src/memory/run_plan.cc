@@ -198,6 +198,7 @@ class PlannedContext final : public core::KernelContext {
   }
 
   int num_threads() const override { return num_threads_; }
+  bool warm_up() const override { return plan_.warm_up; }
 
  private:
   const Graph& graph_;

@@ -69,6 +69,8 @@ struct RunPlan {
   MemoryPlan memory;
   std::vector<int> block_value;  // per planner block: its value
   int dynamic_nodes = 0;
+  bool ran = false;      // a run (or the executor's warm-up) has gone through this plan
+  bool warm_up = false;  // the current run is the executor's warm-up (KernelContext::warm_up)
   const std::byte* bound_base = nullptr;  // the arena BindArena built the views over
   bool arena_bound = false;
 };

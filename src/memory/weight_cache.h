@@ -20,10 +20,11 @@
 // entry's checksum once and then runs oneDNN straight on the mapped pages (shared with every
 // other process mapping the same file; a hit costs no packing and no private memory).
 //
-// When the file is written: packing happens at the first Session::Run (primitives need concrete
-// shapes), so the file is written at the end of a run that packed something the file lacks
-// (normally the first run; later runs only if new shapes make oneDNN choose new layouts). The
-// check after each run is one atomic load when nothing new was packed anywhere in the process.
+// When the file is written: packing happens when a Session prepares for input shapes (its
+// warm-up run; primitives need concrete shapes) or at a run with new shapes, so the file is
+// written at the end of a prepare or run that packed something the file lacks (normally the
+// first prepare; later only if new shapes make oneDNN choose new layouts). The check after each
+// run is one atomic load when nothing new was packed anywhere in the process.
 // The file holds every packed weight of the Model alive at that moment plus the still valid
 // entries of the file it replaces. Writing goes to a unique temporary file in the same
 // directory, renamed over the target: readers and concurrent writers (two processes starting

@@ -227,3 +227,35 @@ TEST_CASE("In-place reuse is bit-identical on real models", "[.inplace_models]")
 
 }  // namespace
 }  // namespace accel
+
+namespace accel {
+namespace {
+
+TEST_CASE("A warm-up that fails on zero inputs does not fail Create", "[memory]") {
+  // Range(0, 5, step): the warm-up feeds step = 0, which Range rejects; the real run works.
+  testing::OneNodeModel m("Range", 13);
+  m.Input("start", onnx::TensorProto::FLOAT, {});
+  m.Input("limit", onnx::TensorProto::FLOAT, {});
+  m.Input("step", onnx::TensorProto::FLOAT, {});
+  m.Output("y", onnx::TensorProto::FLOAT);
+  Model model = testing::RequireModel(m.model.SerializeAsString());
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  INFO(session.status().ToString());
+  REQUIRE(session.ok());
+  const float start = 0.0f, limit = 5.0f, step = 2.0f;
+  std::vector<NamedTensor> inputs = {{"start", Tensor::View(DType::kFloat32, {}, &start)},
+                                     {"limit", Tensor::View(DType::kFloat32, {}, &limit)},
+                                     {"step", Tensor::View(DType::kFloat32, {}, &step)}};
+  Result<std::vector<NamedTensor>> out = session->Run(inputs);
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  std::span<const float> y = (*out)[0].tensor.values<float>();
+  CHECK(std::vector<float>(y.begin(), y.end()) == std::vector<float>{0.0f, 2.0f, 4.0f});
+  // A zero step in a real run is the error it should be.
+  const float zero = 0.0f;
+  inputs[2].tensor = Tensor::View(DType::kFloat32, {}, &zero);
+  CHECK_FALSE(session->Run(inputs).ok());
+}
+
+}  // namespace
+}  // namespace accel

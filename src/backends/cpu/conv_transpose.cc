@@ -106,6 +106,10 @@ class ConvTransposeKernel final : public core::Kernel {
       }
       return Status::Ok();
     }
+    if (ctx.warm_up()) {
+      deconv_.PackOnly(w);
+      return Status::Ok();
+    }
     deconv_.Run(x, w, *y, b);
     return Status::Ok();
   }

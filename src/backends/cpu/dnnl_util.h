@@ -151,6 +151,11 @@ class WeightedPrimitive {
     addend_reorder_ = dnnl::reorder();  // made on first use: few primitives have an addend
   }
 
+  // The warm-up's part of Run (KernelContext::warm_up): constant weights are packed, nothing runs.
+  void PackOnly(const Tensor& weights) {
+    if (const_weights_) (void)packed_.Get(user_weights_, weights.data(), weights_, true);
+  }
+
   // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
   void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr,
            const Tensor* addend = nullptr) {

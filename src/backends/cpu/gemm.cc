@@ -139,6 +139,10 @@ class GemmKernel final : public core::Kernel {
       a_shape_ = a.shape();
       b_shape_ = b.shape();
     }
+    if (ctx.warm_up()) {
+      matmul_.PackOnly(b);
+      return Status::Ok();
+    }
     matmul_.Run(a, b, *y);
     return Status::Ok();
   }

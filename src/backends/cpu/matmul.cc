@@ -96,6 +96,10 @@ class MatMulKernel final : public core::Kernel {
     if (a.shape() != a_shape_ || b.shape() != b_shape_ || (bias != nullptr) != has_bias_) {
       ACCEL_RETURN_IF_ERROR(Prepare(a.shape(), b.shape(), bias != nullptr));
     }
+    if (ctx.warm_up()) {
+      matmul_.PackOnly(b);
+      return Status::Ok();
+    }
     matmul_.Run(a, b, *y, bias, addend);
     return Status::Ok();
   }
