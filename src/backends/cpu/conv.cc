@@ -100,6 +100,10 @@ class ConvKernel final : public core::Kernel {
       addend = &ctx.input(kAddendInput);
       ACCEL_RETURN_IF_ERROR(CheckFusedAddend(*addend, *y));
     }
+    if (ctx.warm_up()) {
+      conv_.PackOnly(w);
+      return Status::Ok();
+    }
     conv_.Run(x, w, *y, b, sum_in_primitive_ ? addend : nullptr);
     if (own_silu_) {
       // A sum after the activation is added in the same pass.
@@ -181,10 +185,12 @@ class ConvKernel final : public core::Kernel {
       if (wino.ok() && !IsReference(*wino)) {
         // Winograd first: it usually wins, and then the direct kernel's timing stops early.
         const dnnl::primitive_desc candidates[] = {*wino, *pd};
+        // Post-ops and bias are left out of the key: both candidates apply them in the same
+        // epilogue, so layers that differ only there (resnet's conv with and without a
+        // residual) share one timing.
         const std::string key = "Conv " + ShapeToString(x) + " w" + ShapeToString(w) + " pads " +
                                 DimsToString(win.pad_begin) + DimsToString(win.pad_end) +
-                                " group " + std::to_string(group_) + " post-ops " +
-                                std::to_string(ops.len()) + (bias ? " bias" : "");
+                                " group " + std::to_string(group_);
         if (PickFastest(key, candidates) == 0) pd = wino;
       }
     }
