@@ -191,16 +191,19 @@ TEST_CASE("fuse_layernorm: ONNX LayerNormalization moves to the float32 kernel",
 struct AttentionOptions {
   bool q_scale = true;      // Div(Q, 4) before the first MatMul
   bool score_scale = true;  // Mul(S, 0.5) after it
-  int mask = 1;             // 0 none, 1 input [2,1,1,8], 2 constant [8,8] with -inf
+  int mask = 1;             // 0 none, 1 input [2,1,1,n], 2 constant [8,8] with -inf (m = n = 8)
   int64_t softmax_axis = -1;
   int opset = 13;
+  // Q [2,3,m,k], Kt [2,3,k,n], V [3,n,dv]. The default is small; larger sizes reach the
+  // kernel's vector tiles (4 rows x 32 or 16 columns) and their leftovers.
+  int64_t m = 8, k = 16, n = 8, dv = 12;
 };
 
 GraphBuilder AttentionModel(const AttentionOptions& o) {
   GraphBuilder b(o.opset, 11);
-  b.Input("q", {2, 3, 8, 16});
-  b.Input("kt", {2, 3, 16, 8});
-  b.Input("v", {3, 8, 12});  // broadcast over the batch dim
+  b.Input("q", {2, 3, o.m, o.k});
+  b.Input("kt", {2, 3, o.k, o.n});
+  b.Input("v", {3, o.n, o.dv});  // broadcast over the batch dim
   std::string q = "q";
   if (o.q_scale) {
     b.Node("Div", {"q", b.Scalar("four", 4.0f)}, "qs");
@@ -213,7 +216,7 @@ GraphBuilder AttentionModel(const AttentionOptions& o) {
     s = "ss";
   }
   if (o.mask == 1) {
-    b.Input("mask", {2, 1, 1, 8});
+    b.Input("mask", {2, 1, 1, o.n});
     b.Node("Add", {s, "mask"}, "sm");
     s = "sm";
   } else if (o.mask == 2) {
@@ -242,6 +245,8 @@ TEST_CASE("fuse_attention: MatMul [scale] [mask] Softmax MatMul fuses into one n
       {"no scale, no mask", {.q_scale = false, .score_scale = false, .mask = 0}},
       {"causal -inf constant mask", {.mask = 2}},
       {"opset 11 Softmax on the last axis", {.softmax_axis = 3, .opset = 11}},
+      {"sizes off the vector tiles", {.m = 13, .k = 40, .n = 50, .dv = 37}},
+      {"sizes on the vector tiles", {.mask = 0, .m = 16, .k = 64, .n = 64, .dv = 32}},
   };
   for (const Case& c : cases) {
     SECTION(c.name) {
