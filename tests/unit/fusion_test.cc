@@ -85,13 +85,7 @@ Builder ConvThen(const std::string& op, int opset,
   return b;
 }
 
-onnx::AttributeProto FloatAttr(const std::string& name, float v) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::FLOAT);
-  a.set_f(v);
-  return a;
-}
+using testing::FloatAttr;
 
 TEST_CASE("Conv + single activation ops fuse into the Conv", "[fusion]") {
   struct Case {

@@ -114,6 +114,14 @@ inline onnx::AttributeProto IntAttr(const std::string& name, int64_t v) {
   return a;
 }
 
+inline onnx::AttributeProto FloatAttr(const std::string& name, float v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::FLOAT);
+  a.set_f(v);
+  return a;
+}
+
 inline onnx::AttributeProto IntsAttr(const std::string& name, const std::vector<int64_t>& v) {
   onnx::AttributeProto a;
   a.set_name(name);

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/gemv.h"
 #include "backends/cpu/post_ops.h"
 #include "backends/cpu/precision.h"
 #include "core/op_def.h"
@@ -134,6 +136,19 @@ class GemmKernel final : public core::Kernel {
       ApplyFusedActivation(post_ops_, std::span(out, m * n));
       return Status::Ok();
     }
+    if (m == 1 && attrs_.trans_b && !post_ops_.sum && precision_ == Precision::kFloat32) {
+      // One row of A against B stored [N, K]: a streaming matrix-vector product on B as the
+      // model has it (no packed copy), then C and the activation.
+      if (ctx.warm_up()) return Status::Ok();
+      gemv_out_.resize(static_cast<size_t>(n));
+      GemvRows(a.data_as<float>(), b.data_as<float>(), n, k, gemv_out_.data());
+      for (int64_t j = 0; j < n; ++j) {
+        out[j] = attrs_.alpha * gemv_out_[j] + (c ? attrs_.beta * out[j] : 0.0f);
+      }
+      ApplyFusedActivation(post_ops_, std::span(out, n));
+      impl_ = "gemv";
+      return Status::Ok();
+    }
     if (a.shape() != a_shape_ || b.shape() != b_shape_ || sum != with_c_) {
       ACCEL_RETURN_IF_ERROR(Prepare(m, n, k, sum));
       a_shape_ = a.shape();
@@ -204,7 +219,8 @@ class GemmKernel final : public core::Kernel {
   Shape a_shape_, b_shape_;
   bool with_c_ = false;
   WeightedPrimitive matmul_;
-  std::string impl_;  // oneDNN's name for the implementation it chose, for profiles
+  std::vector<float> gemv_out_;  // A x B^T of the one-row path (sized on the first run)
+  std::string impl_;             // oneDNN's name for the implementation it chose, for profiles
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateGemm(const core::KernelInit& init) {
