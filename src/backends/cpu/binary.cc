@@ -114,7 +114,9 @@ T MinOf(T a, T b) {
   return b < a ? b : a;
 }
 
-using BinaryFn = void (*)(const Tensor& a, const Tensor& b, Tensor& out, const BinaryParams& p);
+// b_shape is b's shape, or the shape legacy broadcasting placed it at (PlaceB).
+using BinaryFn = void (*)(const Tensor& a, const Tensor& b, std::span<const int64_t> b_shape,
+                          Tensor& out, const BinaryParams& p);
 
 // Broadcasting before opset 7: only B broadcasts onto A, and only with broadcast = 1, its dims
 // aligned at `axis` (default: A's trailing dims). PRelu before 7 applies a [C] slope to axis 1.
@@ -141,19 +143,20 @@ Result<LegacyBroadcast> ReadLegacy(const core::Attributes& attrs, int opset, boo
   return l;
 }
 
-// B's dims placed within A's rank by the legacy rule (unchanged from opset 7 on).
-Result<Shape> PlaceB(const LegacyBroadcast& l, std::span<const int64_t> a,
-                     std::span<const int64_t> b) {
-  const Shape same(b.begin(), b.end());
-  if (l.mode == LegacyBroadcast::Mode::kNone || ElementCount(b) == 1) return same;
+// B's dims placed within A's rank by the legacy rule (unchanged from opset 7 on), written into
+// `placed` (reused by kernels across runs, so steady runs do not allocate).
+Status PlaceB(const LegacyBroadcast& l, std::span<const int64_t> a, std::span<const int64_t> b,
+              Shape& placed) {
+  placed.assign(b.begin(), b.end());
+  if (l.mode == LegacyBroadcast::Mode::kNone || ElementCount(b) == 1) return Status::Ok();
   const int64_t rank = static_cast<int64_t>(a.size());
   if (l.mode == LegacyBroadcast::Mode::kChannel) {
-    if (b.size() != 1 || rank < 2) return same;
-    Shape placed(static_cast<size_t>(rank - 1), 1);
+    if (b.size() != 1 || rank < 2) return Status::Ok();
+    placed.assign(static_cast<size_t>(rank - 1), 1);
     placed[0] = b[0];
-    return placed;
+    return Status::Ok();
   }
-  if (!l.broadcast) return same;
+  if (!l.broadcast) return Status::Ok();
   const int64_t rank_b = static_cast<int64_t>(b.size());
   int64_t start = rank - rank_b;
   if (l.has_axis) {
@@ -163,9 +166,9 @@ Result<Shape> PlaceB(const LegacyBroadcast& l, std::span<const int64_t> a,
     return InvalidModel("B " + ShapeToString(b) + " cannot be broadcast onto A " +
                         ShapeToString(a) + " at axis " + std::to_string(start));
   }
-  Shape placed(static_cast<size_t>(rank), 1);
+  placed.assign(static_cast<size_t>(rank), 1);
   std::copy(b.begin(), b.end(), placed.begin() + start);
-  return placed;
+  return Status::Ok();
 }
 
 // The legacy shape rule: the output has A's type, and the placed B must broadcast onto A.
@@ -175,7 +178,8 @@ Status InferLegacy(core::InferContext& ctx, DType out_dtype, bool prelu) {
   const core::TensorType& b = ctx.input_type(1);
   ACCEL_ASSIGN_OR_RETURN(LegacyBroadcast l, ReadLegacy(ctx.attrs(), ctx.opset(), prelu));
   if (a.has_shape && b.has_shape) {
-    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(l, a.dims, b.dims));
+    Shape placed;
+    ACCEL_RETURN_IF_ERROR(PlaceB(l, a.dims, b.dims, placed));
     ACCEL_ASSIGN_OR_RETURN(Shape out, core::BroadcastShapes(a.dims, placed));
     for (size_t i = 0; i < out.size(); ++i) {
       if (out.size() != a.dims.size() || (a.dims[i] >= 0 && out[i] != a.dims[i])) {
@@ -191,9 +195,10 @@ Status InferLegacy(core::InferContext& ctx, DType out_dtype, bool prelu) {
 
 // out = op(a, b) with a and b broadcast to out's shape. out may alias a when shapes match.
 template <typename Op, typename T>
-void BinaryLoop(const Tensor& a, const Tensor& b, Tensor& out, const BinaryParams& p) {
+void BinaryLoop(const Tensor& a, const Tensor& b, std::span<const int64_t> b_shape, Tensor& out,
+                const BinaryParams& p) {
   using Out = typename Op::template Out<T>;
-  const BroadcastPlan<2> plan = MakeBroadcastPlan<2>(out.shape(), {&a.shape(), &b.shape()});
+  const BroadcastPlan<2> plan = MakeBroadcastPlan<2>(out.shape(), {a.shape(), b_shape});
   const T* x = a.data_as<T>();
   const T* y = b.data_as<T>();
   Out* z = out.data_as<Out>();
@@ -257,10 +262,11 @@ class VariadicKernel final : public core::Kernel {
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
     if (out->element_count() == 0) return Status::Ok();
     const Tensor& a = ctx.input(0);
-    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(legacy_, a.shape(), ctx.input(1).shape()));
-    ACCEL_ASSIGN_OR_RETURN(Tensor b, ctx.input(1).Reshaped(std::move(placed)));
-    fn_(a, b, *out, params_);
-    for (size_t i = 2; i < n; ++i) fn_(*out, ctx.input(i), *out, params_);
+    const Tensor& b = ctx.input(1);
+    ACCEL_RETURN_IF_ERROR(PlaceB(legacy_, a.shape(), b.shape(), placed_));
+    if (ElementCount(placed_) != b.element_count()) return Internal("B was misplaced");
+    fn_(a, b, placed_, *out, params_);
+    for (size_t i = 2; i < n; ++i) fn_(*out, ctx.input(i), ctx.input(i).shape(), *out, params_);
     if (mean_) {
       const int64_t count = out->element_count();
       if (out->dtype() == DType::kFloat32) {
@@ -280,6 +286,7 @@ class VariadicKernel final : public core::Kernel {
   BinaryParams params_;
   bool mean_;
   LegacyBroadcast legacy_;
+  Shape placed_;  // B's placed shape, kept so that steady runs reuse its capacity
 };
 
 Result<BinaryParams> ReadBinaryParams(const core::KernelInit& init) {
@@ -381,8 +388,8 @@ ACCEL_BINARY(BitShift,       (11, 28),           11, IntegerTypes, kSame, kTwo, 
 // ---- Pow: the exponent may have another dtype than the base (opset 12+).
 
 template <typename TA, typename TB>
-void PowLoop(const Tensor& a, const Tensor& b, Tensor& out) {
-  const BroadcastPlan<2> plan = MakeBroadcastPlan<2>(out.shape(), {&a.shape(), &b.shape()});
+void PowLoop(const Tensor& a, const Tensor& b, std::span<const int64_t> b_shape, Tensor& out) {
+  const BroadcastPlan<2> plan = MakeBroadcastPlan<2>(out.shape(), {a.shape(), b_shape});
   const TA* x = a.data_as<TA>();
   const TB* y = b.data_as<TB>();
   TA* z = out.data_as<TA>();
@@ -406,7 +413,8 @@ void PowLoop(const Tensor& a, const Tensor& b, Tensor& out) {
 }
 
 using PowTypes = TypeList<float, double, int32_t, int64_t>;
-using PowFn = void (*)(const Tensor& a, const Tensor& b, Tensor& out);
+using PowFn = void (*)(const Tensor& a, const Tensor& b, std::span<const int64_t> b_shape,
+                       Tensor& out);
 
 class PowKernel final : public core::Kernel {
  public:
@@ -415,15 +423,17 @@ class PowKernel final : public core::Kernel {
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
     if (out->element_count() == 0) return Status::Ok();
     const Tensor& a = ctx.input(0);
-    ACCEL_ASSIGN_OR_RETURN(Shape placed, PlaceB(legacy_, a.shape(), ctx.input(1).shape()));
-    ACCEL_ASSIGN_OR_RETURN(Tensor b, ctx.input(1).Reshaped(std::move(placed)));
-    fn_(a, b, *out);
+    const Tensor& b = ctx.input(1);
+    ACCEL_RETURN_IF_ERROR(PlaceB(legacy_, a.shape(), b.shape(), placed_));
+    if (ElementCount(placed_) != b.element_count()) return Internal("B was misplaced");
+    fn_(a, b, placed_, *out);
     return Status::Ok();
   }
 
  private:
   PowFn fn_;
   LegacyBroadcast legacy_;
+  Shape placed_;  // as in VariadicKernel
 };
 
 Status InferPow(core::InferContext& ctx) {
@@ -503,7 +513,7 @@ Result<std::unique_ptr<core::Kernel>> CreatePRelu(const core::KernelInit& init) 
 template <typename T>
 void WhereLoop(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
   const BroadcastPlan<3> plan =
-      MakeBroadcastPlan<3>(out.shape(), {&cond.shape(), &a.shape(), &b.shape()});
+      MakeBroadcastPlan<3>(out.shape(), {cond.shape(), a.shape(), b.shape()});
   const bool* c = cond.data_as<bool>();
   const T* x = static_cast<const T*>(a.data());
   const T* y = static_cast<const T*>(b.data());

@@ -78,11 +78,11 @@ void CopyRow(uint8_t* dst, const uint8_t* src, int64_t n, int64_t stride) {
 // A transpose-like copy: output dim `k` is contiguous in the source (stride = one element) while
 // the innermost output dim is strided. Copying in square tiles keeps both sides in cache.
 template <typename T>
-void TiledCopy(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dims,
-               const std::vector<int64_t>& strides, size_t k, int64_t inner, int64_t inner_stride) {
+void TiledCopy(uint8_t* dst, const uint8_t* src, const DimVector& dims, const DimVector& strides,
+               size_t k, int64_t inner, int64_t inner_stride) {
   constexpr int64_t kTile = 32;
   // Output strides (elements) of the outer dims; the inner dim has output stride 1.
-  std::vector<int64_t> out_strides(dims.size());
+  DimVector out_strides(dims.size());
   int64_t acc = inner;
   for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
     out_strides[d] = acc;
@@ -119,8 +119,8 @@ void TiledCopy(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dim
 }
 
 template <typename T>
-bool TryTiled(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dims,
-              const std::vector<int64_t>& strides, int64_t inner, int64_t inner_stride) {
+bool TryTiled(uint8_t* dst, const uint8_t* src, const DimVector& dims, const DimVector& strides,
+              int64_t inner, int64_t inner_stride) {
   for (size_t k = 0; k < dims.size(); ++k) {
     if (strides[k] == static_cast<int64_t>(sizeof(T)) && dims[k] >= 4 && inner >= 4) {
       TiledCopy<T>(dst, src, dims, strides, k, inner, inner_stride);
@@ -134,8 +134,8 @@ bool TryTiled(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& dims
 
 void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
                  std::span<const int64_t> strides_in, size_t elem_size) {
-  std::vector<int64_t> dims;
-  std::vector<int64_t> strides;
+  DimVector dims;
+  DimVector strides;
   for (size_t i = 0; i < dims_in.size(); ++i) {
     if (dims_in[i] == 0) return;
     if (dims_in[i] == 1) continue;

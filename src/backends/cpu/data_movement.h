@@ -13,6 +13,7 @@
 
 #include "accel/status.h"
 #include "accel/tensor.h"
+#include "backends/cpu/small_vector.h"
 #include "core/infer_context.h"
 #include "core/kernel.h"
 #include "core/shape_utils.h"
@@ -98,6 +99,21 @@ Status ForEachElementsIndex(const Tensor& indices, int64_t axis, std::span<const
       pos[d] = 0;
     }
   }
+  return Status::Ok();
+}
+
+// core::ReadInts (same checks and messages) into `out`, whose inline capacity keeps steady runs
+// free of allocations.
+inline Status ReadIntsInto(const Tensor& t, DimVector& out) {
+  if (t.rank() > 1) {
+    return InvalidModel("expected a 1-D integer tensor, got shape " + ShapeToString(t.shape()));
+  }
+  if (t.dtype() != DType::kInt64 && t.dtype() != DType::kInt32) {
+    return InvalidModel(std::string("expected an int32 or int64 tensor, got ") +
+                        DTypeName(t.dtype()));
+  }
+  out.clear();
+  for (int64_t i = 0; i < t.element_count(); ++i) out.push_back(IndexAt(t, i));
   return Status::Ok();
 }
 

@@ -13,6 +13,7 @@
 
 #include "accel/status.h"
 #include "accel/tensor.h"
+#include "backends/cpu/small_vector.h"
 #include "core/graph.h"
 #include "core/layout.h"
 
@@ -106,10 +107,11 @@ inline Status UnsupportedDType(DType dtype) {
 // How N inputs map onto a broadcast output, with adjacent dims merged wherever every input
 // agrees on contiguity. After merging, each input's innermost stride is 0 or 1, so kernels run
 // plain inner loops and only do index arithmetic once per row.
+// Inline up to rank 8 (small_vector.h), so building a plan per run allocates nothing.
 template <size_t N>
 struct BroadcastPlan {
-  std::vector<int64_t> dims;                    // merged output dims, innermost last (never empty)
-  std::vector<std::array<int64_t, N>> strides;  // per merged dim, per input; 0 = broadcast
+  DimVector dims;  // merged output dims, innermost last (never empty)
+  SmallVector<std::array<int64_t, N>, kInlineRank> strides;  // per merged dim, per input; 0 = bcast
 
   int64_t inner() const { return dims.back(); }
   int64_t rows() const {
@@ -133,12 +135,12 @@ struct BroadcastPlan {
 // shape they broadcast to).
 template <size_t N>
 BroadcastPlan<N> MakeBroadcastPlan(std::span<const int64_t> out,
-                                   const std::array<const Shape*, N>& inputs) {
+                                   const std::array<std::span<const int64_t>, N>& inputs) {
   size_t rank = out.size();
   BroadcastPlan<N> plan;
-  std::vector<std::array<int64_t, N>> strides(rank);
+  SmallVector<std::array<int64_t, N>, kInlineRank> strides(rank);
   for (size_t k = 0; k < N; ++k) {
-    const Shape& s = *inputs[k];
+    std::span<const int64_t> s = inputs[k];
     int64_t stride = 1;
     for (size_t i = rank; i-- > 0;) {
       size_t pad = rank - s.size();
@@ -166,6 +168,14 @@ BroadcastPlan<N> MakeBroadcastPlan(std::span<const int64_t> out,
     plan.strides.push_back({});
   }
   return plan;
+}
+
+template <size_t N>
+BroadcastPlan<N> MakeBroadcastPlan(std::span<const int64_t> out,
+                                   const std::array<const Shape*, N>& inputs) {
+  std::array<std::span<const int64_t>, N> spans;
+  for (size_t k = 0; k < N; ++k) spans[k] = *inputs[k];
+  return MakeBroadcastPlan<N>(out, spans);
 }
 
 // Runs row_fn(offsets, out_offset, n) over the plan in parallel units of about kChunk
@@ -201,7 +211,7 @@ void ForEachRun(const BroadcastPlan<N>& plan, RowFn&& row_fn) {
     const int64_t first = u * rows_per_unit;
     const int64_t last = std::min(rows, first + rows_per_unit);
     std::array<int64_t, N> off = plan.RowOffsets(first);
-    std::vector<int64_t> idx(outer_dims);
+    DimVector idx(outer_dims);
     for (size_t d = outer_dims, rest = static_cast<size_t>(first); d-- > 0;) {
       idx[d] = static_cast<int64_t>(rest) % plan.dims[d];
       rest /= static_cast<size_t>(plan.dims[d]);

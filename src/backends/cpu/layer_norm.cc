@@ -45,7 +45,7 @@ Result<std::vector<double>> ExpandParam(const Tensor& t, std::span<const int64_t
   }
   std::vector<double> out(static_cast<size_t>(ElementCount(norm_dims)));
   const Shape shape = t.shape();
-  const BroadcastPlan<1> plan = MakeBroadcastPlan<1>(norm_dims, {&shape});
+  const BroadcastPlan<1> plan = MakeBroadcastPlan<1>(norm_dims, {shape});
   bool ok = VisitDType(FloatTypes{}, t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* x = t.data_as<T>();

@@ -208,18 +208,17 @@ class PoolKernel final : public core::Kernel {
       ACCEL_RETURN_IF_ERROR(Prepare(x.shape(), indices != nullptr, dtype));
     }
     if (use_dnnl_ && blocked_) {
-      dnnl::stream& stream = ThreadStream();
-      memory src = WrapTensor(x, PlainDesc(x.shape(), memory::data_type::f32));
-      memory dst = WrapTensor(*y, PlainDesc(y->shape(), memory::data_type::f32));
-      to_blocked_.execute(stream, src, src_blocked_);
-      pool_.execute(stream, {{DNNL_ARG_SRC, src_blocked_}, {DNNL_ARG_DST, dst_blocked_}});
-      from_blocked_.execute(stream, dst_blocked_, dst);
-      stream.wait();
+      ExecuteArgs(to_blocked_, {{DNNL_ARG_FROM, src_mem_.Bind(x, src_desc_).get()},
+                                {DNNL_ARG_TO, src_blocked_.get()}});
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_blocked_.get()}, {DNNL_ARG_DST, dst_blocked_.get()}});
+      ExecuteArgs(from_blocked_, {{DNNL_ARG_FROM, dst_blocked_.get()},
+                                  {DNNL_ARG_TO, dst_mem_.Bind(*y, dst_desc_).get()}});
+      ThreadStream().wait();
       return Status::Ok();
     }
     if (use_dnnl_) {
-      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, pd_.src_desc()).get()},
-                          {DNNL_ARG_DST, dst_mem_.Bind(*y, pd_.dst_desc()).get()}});
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, src_desc_).get()},
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()}});
       ThreadStream().wait();
       return Status::Ok();
     }
@@ -250,8 +249,8 @@ class PoolKernel final : public core::Kernel {
     if (xs != x_shape_) ACCEL_RETURN_IF_ERROR(Prepare(xs, false, DType::kFloat32));
     // In blocked mode Prepare builds the primitive only over the blocked layouts themselves.
     if (use_dnnl_) {
-      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, pd_.src_desc()).get()},
-                          {DNNL_ARG_DST, dst_mem_.Bind(*y, pd_.dst_desc()).get()}});
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, src_desc_).get()},
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()}});
       ThreadStream().wait();
       return Status::Ok();
     }
@@ -314,6 +313,8 @@ class PoolKernel final : public core::Kernel {
       if (!pd.ok() || IsReference(*pd)) return Status::Ok();  // ComputeBlocked's plain copies
       pd_ = *pd;
       pool_ = dnnl::pooling_v2_forward(pd_);
+      src_desc_ = pd_.src_desc();
+      dst_desc_ = pd_.dst_desc();
       use_dnnl_ = true;
       return Status::Ok();
     }
@@ -344,6 +345,9 @@ class PoolKernel final : public core::Kernel {
       }
     }
     pool_ = dnnl::pooling_v2_forward(pd_);
+    // The user-side descriptors the run binds tensors with (plain ones around the reorders).
+    src_desc_ = blocked_ ? PlainDesc(x, memory::data_type::f32) : pd_.src_desc();
+    dst_desc_ = blocked_ ? PlainDesc(y, memory::data_type::f32) : pd_.dst_desc();
     use_dnnl_ = true;
     return Status::Ok();
   }
@@ -358,6 +362,9 @@ class PoolKernel final : public core::Kernel {
   bool use_dnnl_ = false;
   dnnl::pooling_v2_forward::primitive_desc pd_;
   dnnl::pooling_v2_forward pool_;
+  // Queried once: primitive_desc's queries allocate (oneDNN 2.6 builds a vector per query).
+  memory::desc src_desc_;
+  memory::desc dst_desc_;
   TensorMemory src_mem_, dst_mem_;  // over the run's x and y
   // Channel-blocked execution (see Prepare): buffers and reorders for the current shape.
   bool blocked_ = false;

@@ -47,22 +47,33 @@ class TransposeKernel final : public core::Kernel {
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& in = ctx.input(0);
-    ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> perm, Permutation(attrs_, in.rank()));
-    ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
-    size_t elem = DTypeSize(in.dtype());
-    std::vector<int64_t> in_strides = core::Strides(in.shape());
-    std::vector<int64_t> dims;
-    std::vector<int64_t> strides;
-    for (int64_t p : perm) {
-      dims.push_back(in.shape()[p]);
-      strides.push_back(in_strides[p] * static_cast<int64_t>(elem));
+    const size_t elem = DTypeSize(in.dtype());
+    if (!planned_ || in.shape() != shape_ || elem != elem_) {
+      // The copy's dims and byte strides, planned once per input shape.
+      ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> perm, Permutation(attrs_, in.rank()));
+      const std::vector<int64_t> in_strides = core::Strides(in.shape());
+      dims_.clear();
+      strides_.clear();
+      for (int64_t p : perm) {
+        dims_.push_back(in.shape()[p]);
+        strides_.push_back(in_strides[p] * static_cast<int64_t>(elem));
+      }
+      shape_ = in.shape();
+      elem_ = elem;
+      planned_ = true;
     }
-    dm::StridedCopy(out->data(), in.data(), dims, strides, elem);
+    ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
+    dm::StridedCopy(out->data(), in.data(), dims_, strides_, elem);
     return Status::Ok();
   }
 
  private:
   const core::Attributes& attrs_;
+  bool planned_ = false;
+  Shape shape_;
+  size_t elem_ = 0;
+  DimVector dims_;
+  DimVector strides_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateTranspose(const core::KernelInit& init) {
