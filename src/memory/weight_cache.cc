@@ -165,9 +165,10 @@ struct Cache {
   // model constant then needs no second pass over its bytes.
   std::unordered_map<const void*, std::pair<size_t, Hash128>> by_pointer;
   std::unordered_map<Key, std::weak_ptr<PackedBuffer>, KeyHasher> packed;
-  size_t purge_at = 64;                  // drop expired weak entries when the map grows past this
-  std::atomic<uint64_t> generation{0};   // bumped on every new packed buffer
-  std::atomic<uint64_t> corruptions{0};  // file entries found corrupt
+  size_t purge_at = 64;  // drop expired weak entries when the map grows past this
+  std::map<Hash128, uint32_t, Hash128Less> choices;  // FindImplChoice
+  std::atomic<uint64_t> generation{0};               // bumped on every new packed buffer or choice
+  std::atomic<uint64_t> corruptions{0};              // file entries found corrupt
   WeightCacheStats stats;
 };
 
@@ -330,6 +331,28 @@ PackedWeightsRef GetPackedWeights(const dnnl::memory::desc& user, const void* da
   return MakeRef(buf, want);
 }
 
+std::optional<uint32_t> FindImplChoice(const Hash128& key) {
+  Cache& c = GetCache();
+  std::lock_guard lock(c.mu);
+  auto it = c.choices.find(key);
+  if (it == c.choices.end()) return std::nullopt;
+  return it->second;
+}
+
+void RecordImplChoice(const Hash128& key, uint32_t choice) {
+  Cache& c = GetCache();
+  std::lock_guard lock(c.mu);
+  c.choices[key] = choice;
+  ++c.stats.choices_timed;
+  ++c.generation;
+}
+
+void ForgetImplChoicesForTesting() {
+  Cache& c = GetCache();
+  std::lock_guard lock(c.mu);
+  c.choices.clear();
+}
+
 WeightCacheStats GetWeightCacheStats() {
   Cache& c = GetCache();
   std::lock_guard lock(c.mu);
@@ -351,7 +374,7 @@ WeightCacheStats GetWeightCacheStats() {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'C', 'C', 'E', 'L', 'W', 'C', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 struct FileHeader {
   char magic[8];
@@ -364,7 +387,9 @@ struct FileHeader {
   uint64_t table_offset;
   uint64_t file_bytes;
   uint64_t table_checksum[2];
-  uint64_t reserved[3];
+  uint64_t choice_offset;
+  uint64_t choice_count;
+  uint64_t choice_checksum;
   uint64_t header_checksum[2];
 };
 static_assert(sizeof(FileHeader) == 128);
@@ -378,6 +403,12 @@ struct FileEntry {
   uint64_t checksum[2];
 };
 static_assert(sizeof(FileEntry) == 64);
+
+struct FileChoice {
+  uint64_t key[2];
+  uint64_t choice;
+};
+static_assert(sizeof(FileChoice) == 24);
 
 Hash128 ToHash(const uint64_t (&h)[2]) { return {h[0], h[1]}; }
 void FromHash(const Hash128& h, uint64_t (&out)[2]) {
@@ -410,6 +441,10 @@ std::string CheckHeader(const FileHeader& h, size_t file_size, const Hash128& fi
   if (h.table_offset != sizeof(FileHeader) ||
       h.entry_count > (file_size - sizeof(FileHeader)) / sizeof(FileEntry)) {
     return "entry table outside the file";
+  }
+  if (h.choice_offset % alignof(FileChoice) != 0 || h.choice_offset > file_size ||
+      h.choice_count > (file_size - h.choice_offset) / sizeof(FileChoice)) {
+    return "choice table outside the file";
   }
   return "";
 }
@@ -520,10 +555,23 @@ std::string ModelWeights::MapFile() {
       return "an entry lies outside the file";
     }
   }
+  auto choices = std::span(reinterpret_cast<const FileChoice*>(file->base() + h.choice_offset),
+                           h.choice_count);
+  if (HashBytes(std::as_bytes(choices)).lo != h.choice_checksum) return "choice table checksum";
   std::vector<std::shared_ptr<PackedBuffer>> entries;
   std::vector<Key> keys;
   Cache& c = GetCache();
   std::lock_guard cache_lock(c.mu);
+  std::vector<Hash128> choice_keys;
+  for (const FileChoice& choice : choices) {
+    choice_keys.push_back(ToHash(choice.key));
+    if (choice.choice > UINT32_MAX) continue;  // never written so; PickFastest range-checks too
+    if (c.choices.try_emplace(ToHash(choice.key), static_cast<uint32_t>(choice.choice)).second) {
+      ++c.stats.choices_from_file;
+    }
+  }
+  std::ranges::sort(choice_keys, Hash128Less());
+  persisted_choices_ = std::move(choice_keys);
   for (const FileEntry& e : table) {
     auto buf = std::make_shared<PackedBuffer>();
     buf->key = {ToHash(e.source), ToHash(e.format)};
@@ -579,9 +627,16 @@ CacheFileStatus ModelWeights::file_status() const {
 void ModelWeights::WriteFile(bool force) {
   Cache& c = GetCache();
   std::vector<std::shared_ptr<PackedBuffer>> entries;
+  std::vector<FileChoice> choices;
   bool changed = force;
   {
     std::lock_guard lock(c.mu);
+    for (const auto& [key, choice] : c.choices) {
+      FileChoice& f = choices.emplace_back();
+      FromHash(key, f.key);
+      f.choice = choice;
+      changed |= !std::ranges::binary_search(persisted_choices_, key, Hash128Less());
+    }
     for (const auto& [key, weak] : c.packed) {
       std::shared_ptr<PackedBuffer> buf = weak.lock();
       if (buf && std::ranges::binary_search(sources_, key.source, Hash128Less())) {
@@ -624,7 +679,10 @@ void ModelWeights::WriteFile(bool force) {
   FromHash(fingerprint_, h.fingerprint);
   h.entry_count = table.size();
   h.table_offset = sizeof(FileHeader);
-  h.file_bytes = table.back().offset + table.back().bytes;
+  h.choice_offset = RoundUp(table.back().offset + table.back().bytes, alignof(FileChoice));
+  h.choice_count = choices.size();
+  h.choice_checksum = HashBytes(std::as_bytes(std::span(choices))).lo;
+  h.file_bytes = h.choice_offset + choices.size() * sizeof(FileChoice);
   FromHash(HashBytes(std::as_bytes(std::span(table))), h.table_checksum);
   FromHash(HashBytes(BytesOf(h).first(kHeaderChecked)), h.header_checksum);
 
@@ -641,6 +699,7 @@ void ModelWeights::WriteFile(bool force) {
     for (size_t i = 0; ok && i < entries.size(); ++i) {
       ok = WriteAll(fd, entries[i]->data, entries[i]->size, table[i].offset);
     }
+    ok = ok && WriteAll(fd, choices.data(), choices.size() * sizeof(FileChoice), h.choice_offset);
     if (!ok) error = "writing " + tmp + ": " + std::strerror(errno);
     if (close(fd) != 0 && error.empty()) error = "closing " + tmp + ": " + std::strerror(errno);
     if (error.empty() && rename(tmp.c_str(), path_.c_str()) != 0) {

@@ -31,17 +31,20 @@
 // at once) only ever see complete files; the last rename wins, and both files are valid.
 // Write errors do not fail the run; they are reported in CacheFileStatus.
 //
-// File format, version 1 (native byte order, every integer little-endian on x86-64):
+// File format, version 2 (native byte order, every integer little-endian on x86-64):
 //   header, 128 bytes:
 //     char magic[8] = "ACCELWC\0"; u32 version = 1; u32 header_bytes = 128;
 //     u64 isa (dnnl::cpu_isa); u64 onednn_version (major << 32 | minor << 16 | patch);
 //     u64 model_fingerprint[2] (hash of the Model's constant hashes, in graph order);
 //     u64 entry_count; u64 table_offset (= 128); u64 file_bytes;
-//     u64 table_checksum[2] (hash of the entry table); u64 reserved[3] = 0;
+//     u64 table_checksum[2] (hash of the entry table);
+//     u64 choice_offset, choice_count, choice_checksum (low half of the choice table's hash);
 //     u64 header_checksum[2] (hash of the 112 bytes before it)
 //   entry table, entry_count x 64 bytes:
 //     u64 source_hash[2]; u64 format_hash[2]; u64 offset; u64 bytes; u64 checksum[2]
 //   data: each entry's packed bytes at a 4096-aligned offset inside the file.
+//   choice table, choice_count x 24 bytes, 8-aligned after the data (FindImplChoice):
+//     u64 key[2]; u64 choice
 // A file is rejected as a whole (and rebuilt after the next run) when it is truncated (size
 // differs from file_bytes), has a wrong magic, version, ISA or oneDNN version, a header or
 // table checksum mismatch, an entry outside the file, or another model's fingerprint (stale or
@@ -56,6 +59,7 @@
 #include <dnnl.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -85,6 +89,15 @@ struct PackedWeightsRef {
 PackedWeightsRef GetPackedWeights(const dnnl::memory::desc& user, const void* data,
                                   const dnnl::memory::desc& want);
 
+// Implementation choices made by timing candidates (backends/cpu/impl_timing.h), keyed by a hash
+// of everything the choice depends on (op, shapes, thread count). Process-wide; a cache file
+// stores those known when it is written and registers them again when it is mapped, so a later
+// process skips the timing. A choice made in this process is never replaced by a file's.
+std::optional<uint32_t> FindImplChoice(const Hash128& key);
+void RecordImplChoice(const Hash128& key, uint32_t choice);
+// Tests only: forgets every choice, as a new process would start.
+void ForgetImplChoicesForTesting();
+
 // Counters since process start (live_* are current values); for tests and tools.
 struct WeightCacheStats {
   uint64_t lookups = 0;            // GetPackedWeights calls
@@ -94,6 +107,8 @@ struct WeightCacheStats {
   uint64_t packed_bytes = 0;       // bytes produced by those reorders
   uint64_t checksum_failures = 0;  // file entries dropped because their data was corrupt
   uint64_t file_writes = 0;        // cache files written
+  uint64_t choices_timed = 0;      // implementation choices made by timing (RecordImplChoice)
+  uint64_t choices_from_file = 0;  // choices registered from mapped cache files
   size_t live_entries = 0;         // packed buffers currently alive
   size_t live_owned_bytes = 0;     // of which in private memory (not file-mapped)
   size_t shared_constants = 0;     // interned constant tensors
@@ -171,6 +186,7 @@ class ModelWeights {
   std::shared_ptr<CacheFile> file_;
   std::vector<std::shared_ptr<PackedBuffer>> file_entries_;  // all entries of file_
   std::vector<PackedKey> persisted_;                         // keys in the file on disk, sorted
+  std::vector<Hash128> persisted_choices_;                   // choice keys in the file, sorted
   CacheFileStatus status_;
 };
 

@@ -348,12 +348,12 @@ TEST_CASE("A damaged, stale or foreign cache file is detected and rebuilt", "[we
   }
   SECTION("wrong version, header checksum recomputed") {
     std::string f = good;
-    const uint32_t version = 2;
+    const uint32_t version = 3;
     std::memcpy(f.data() + 8, &version, sizeof(version));
     const memory::Hash128 h = memory::HashBytes(std::as_bytes(std::span(f.data(), 112)));
     std::memcpy(f.data() + 112, &h.lo, 8);
     std::memcpy(f.data() + 120, &h.hi, 8);
-    check_case(f, CacheFileState::kRejected, "format version 2");
+    check_case(f, CacheFileState::kRejected, "format version 3");
   }
   SECTION("flipped byte in the header") {
     std::string f = good;
@@ -364,6 +364,12 @@ TEST_CASE("A damaged, stale or foreign cache file is detected and rebuilt", "[we
     std::string f = good;
     f[128 + 40] ^= 0x01;  // entry 0's size
     check_case(f, CacheFileState::kRejected, "entry table");
+  }
+  SECTION("flipped byte in the choice table") {
+    REQUIRE(U64At(good, 96) > 0);  // the convolutions' timing choices are in the file
+    std::string f = good;
+    f[f.size() - 1] ^= 0x01;  // the last choice
+    check_case(f, CacheFileState::kRejected, "choice table");
   }
   SECTION("flipped byte in packed data") {
     std::string f = good;
@@ -380,6 +386,26 @@ TEST_CASE("A damaged, stale or foreign cache file is detected and rebuilt", "[we
     fs::remove(other_path);
     check_case(foreign, CacheFileState::kRejected, "another model");
   }
+}
+
+TEST_CASE("Timing choices travel in the cache file to the next process", "[weight_cache]") {
+  memory::ForgetImplChoicesForTesting();  // as if this process were new
+  const std::string bytes = ConvChain(41, kFileChannels, kFileLayers);
+  const WeightCacheStats start = GetWeightCacheStats();
+  const std::vector<float> expected = Reference(bytes);
+  const uint64_t timed = GetWeightCacheStats().choices_timed - start.choices_timed;
+  REQUIRE(timed >= 1);  // 3x3 stride-1 convolutions: Winograd against direct
+  TempDir dir;
+  const std::string path = dir.File("w.cache");
+  REQUIRE(RunWithFile(bytes, path, expected).writes == 1);
+
+  memory::ForgetImplChoicesForTesting();  // the next process
+  const WeightCacheStats before = GetWeightCacheStats();
+  CHECK(RunWithFile(bytes, path, expected).state == CacheFileState::kLoaded);
+  const WeightCacheStats after = GetWeightCacheStats();
+  CHECK(after.choices_timed == before.choices_timed);  // nothing timed again
+  CHECK(after.choices_from_file - before.choices_from_file == timed);
+  CHECK(after.packs == before.packs);
 }
 
 TEST_CASE("Two Models writing one cache file at once leave one valid file", "[weight_cache]") {

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <map>
-#include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/dnnl_context.h"
 #include "memory/arena.h"
+#include "memory/weight_cache.h"
 
 namespace accel::cpu {
 
@@ -74,14 +74,13 @@ double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double g
 
 size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates) {
   if (candidates.size() < 2) return 0;
-  static std::mutex mutex;
-  static std::map<std::string, size_t> chosen;
   // The thread count changes which implementation wins.
   const std::string full_key = key + " threads=" + std::to_string(omp_get_max_threads());
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = chosen.find(full_key);
-    if (it != chosen.end() && it->second < candidates.size()) return it->second;
+  const memory::Hash128 hash = memory::HashBytes(std::as_bytes(std::span(full_key)));
+  // Made earlier in this process, or by an earlier process through a weight cache file.
+  if (std::optional<uint32_t> known = memory::FindImplChoice(hash);
+      known && *known < candidates.size()) {
+    return *known;
   }
   memory::Arena scratch = Scratch(candidates);
   if (scratch.capacity() == 0) return 0;
@@ -94,8 +93,7 @@ size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc>
       best = i;
     }
   }
-  std::lock_guard<std::mutex> lock(mutex);
-  chosen[full_key] = best;
+  memory::RecordImplChoice(hash, static_cast<uint32_t>(best));
   return best;
 }
 

@@ -2,7 +2,8 @@
 //
 // Which algorithm wins (Winograd or direct convolution, say) depends on the layer's sizes, the
 // thread count and the machine, so kernels measure instead of guessing. The choice is kept per
-// process under a key naming the case, so later sessions of the same model skip the timing.
+// process under a key naming the case, so later sessions of the same model skip the timing, and
+// in a weight cache file (memory::FindImplChoice), so later processes skip it too.
 #pragma once
 
 #include <dnnl.hpp>
