@@ -82,10 +82,14 @@ Status CheckElementsShapes(std::span<const int64_t> data_dims, std::span<const i
 template <typename F>
 Status ForEachElementsIndex(const Tensor& indices, int64_t axis, std::span<const int64_t> data_dims,
                             F&& f) {
-  const std::vector<int64_t> strides = core::Strides(data_dims);
+  DimVector strides(data_dims.size());
+  for (size_t d = data_dims.size(), s = 1; d-- > 0;) {
+    strides[d] = static_cast<int64_t>(s);
+    s *= static_cast<size_t>(data_dims[d]);
+  }
   const std::vector<int64_t>& dims = indices.shape();
   const int64_t limit = data_dims[axis];
-  std::vector<int64_t> pos(dims.size(), 0);
+  DimVector pos(dims.size(), 0);
   const int64_t n = indices.element_count();
   for (int64_t i = 0; i < n; ++i) {
     ACCEL_ASSIGN_OR_RETURN(int64_t k, WrapIndex("index", IndexAt(indices, i), limit));

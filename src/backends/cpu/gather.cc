@@ -32,13 +32,12 @@ Status InferGather(core::InferContext& ctx) {
   return Status::Ok();
 }
 
-// Checks every index against `limit` and returns them normalized to [0, limit).
-Result<std::vector<int64_t>> CheckedIndices(const Tensor& indices, int64_t limit) {
-  std::vector<int64_t> out(static_cast<size_t>(indices.element_count()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    ACCEL_ASSIGN_OR_RETURN(out[i], dm::WrapIndex("index", dm::IndexAt(indices, i), limit));
+// Checks every index against `limit` (the copy then wraps them without checks).
+Status CheckIndices(const Tensor& indices, int64_t limit) {
+  for (int64_t i = 0; i < indices.element_count(); ++i) {
+    ACCEL_RETURN_IF_ERROR(dm::WrapIndex("index", dm::IndexAt(indices, i), limit).status());
   }
-  return out;
+  return Status::Ok();
 }
 
 Status ComputeGather(core::KernelContext& ctx, const core::Attributes& attrs, int opset) {
@@ -47,18 +46,21 @@ Status ComputeGather(core::KernelContext& ctx, const core::Attributes& attrs, in
   ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, data.rank()));
   int64_t dim = data.shape()[axis];
   ACCEL_RETURN_IF_ERROR(dm::CheckIndexDType(ctx.input(1), "indices"));
-  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, CheckedIndices(ctx.input(1), dim));
+  const Tensor& indices = ctx.input(1);
+  ACCEL_RETURN_IF_ERROR(CheckIndices(indices, dim));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   size_t elem = DTypeSize(data.dtype());
   int64_t outer = ElementCount(std::span(data.shape()).subspan(0, axis));
   int64_t inner = ElementCount(std::span(data.shape()).subspan(axis + 1)) * elem;
   const auto* src = static_cast<const uint8_t*>(data.data());
   auto* dst = static_cast<uint8_t*>(out->data());
-  int64_t n = static_cast<int64_t>(idx.size());
+  int64_t n = indices.element_count();
   if (inner == 0) return Status::Ok();
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < n; ++j) {
-      std::memcpy(dst + (o * n + j) * inner, src + (o * dim + idx[j]) * inner, inner);
+      int64_t k = dm::IndexAt(indices, j);
+      if (k < 0) k += dim;
+      std::memcpy(dst + (o * n + j) * inner, src + (o * dim + k) * inner, inner);
     }
   }
   return Status::Ok();

@@ -488,11 +488,74 @@ bool IsIdentity(const ResizeAttrs& a, const Plan& plan, int64_t axis, int64_t in
   return std::abs(plan.scales[axis] - 1.0) < 1e-12;
 }
 
+// What a kernel keeps between runs with the same shapes and resize parameters (reset when either
+// changes), so that steady runs allocate nothing.
+struct ResizeScratch {
+  bool valid = false;                 // the members below match the current plan
+  std::vector<AxisTable> tables;      // per axis; empty for axes not resampled
+  std::vector<int64_t> resized;       // nearest: the resampled axes, in pass order
+  std::vector<Tensor> stages;         // nearest: results between passes
+  Tensor fill;                        // nearest: the extrapolation value in the input's dtype
+  std::vector<float> cur_f, next_f;   // interpolation buffers (float compute)
+  std::vector<double> cur_d, next_d;  // interpolation buffers (double compute)
+  Plan physical;                      // blocked nearest: the plan over the physical dims
+  Tensor x_plain, y_plain;            // blocked fallback: plain copies of input and output
+
+  template <typename T>
+  std::vector<T>& cur() {
+    if constexpr (std::is_same_v<T, float>) {
+      return cur_f;
+    } else {
+      return cur_d;
+    }
+  }
+  template <typename T>
+  std::vector<T>& next() {
+    if constexpr (std::is_same_v<T, float>) {
+      return next_f;
+    } else {
+      return next_d;
+    }
+  }
+};
+
+// The tap table of every axis a pass resamples, for input dims `in`.
+void MakeTables(const ResizeAttrs& a, const Plan& plan, std::span<const int64_t> in,
+                ResizeScratch& s) {
+  s.tables.assign(in.size(), AxisTable{});
+  DimVector dims(in);
+  for (size_t axis = 0; axis < dims.size(); ++axis) {
+    if (IsIdentity(a, plan, axis, dims[axis])) continue;
+    const int64_t n_in = dims[axis], n_out = plan.out_dims[axis];
+    dims[axis] = n_out;
+    // As the passes: no table when the result is empty or the run fails on an empty axis.
+    if (n_in == 0 || ElementCount(dims) == 0) continue;
+    s.tables[axis] =
+        MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
+  }
+}
+
 template <typename T>
-Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Plan& plan) {
-  // Work in T (float or double); other dtypes are converted in and out.
+Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Plan& plan,
+                      ResizeScratch& scratch) {
   int64_t count = in.element_count();
-  std::vector<T> cur(static_cast<size_t>(count));
+  std::vector<T>& cur = scratch.cur<T>();
+  std::vector<T>& next = scratch.next<T>();
+  if (!scratch.valid) {
+    MakeTables(a, plan, in.shape(), scratch);
+    // Both buffers hold every stage, since the passes swap them.
+    int64_t most = count;
+    DimVector dims(in.shape());
+    for (size_t axis = 0; axis < dims.size(); ++axis) {
+      dims[axis] = plan.out_dims[axis];
+      most = std::max(most, ElementCount(dims));
+    }
+    cur.reserve(static_cast<size_t>(most));
+    next.reserve(static_cast<size_t>(most));
+    scratch.valid = true;
+  }
+  // Work in T (float or double); other dtypes are converted in and out.
+  cur.resize(static_cast<size_t>(count));
   if ((std::is_same_v<T, float> && in.dtype() == DType::kFloat32) ||
       (std::is_same_v<T, double> && in.dtype() == DType::kFloat64)) {
     if (count) std::memcpy(cur.data(), in.data(), count * sizeof(T));
@@ -502,8 +565,7 @@ Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const
       cur[i] = static_cast<T>(v);
     }
   }
-  std::vector<int64_t> dims = in.shape();
-  std::vector<T> next;
+  DimVector dims(in.shape());
   for (size_t axis = 0; axis < dims.size(); ++axis) {
     if (IsIdentity(a, plan, axis, dims[axis])) continue;
     int64_t n_in = dims[axis], n_out = plan.out_dims[axis];
@@ -513,9 +575,7 @@ Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const
     next.assign(static_cast<size_t>(ElementCount(dims)), T(0));
     if (n_in == 0 && !next.empty()) return InvalidModel("cannot resize an empty axis");
     if (!next.empty()) {
-      AxisTable t =
-          MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
-      InterpolatePass<T>(cur.data(), next.data(), outer, n_in, n_out, inner, t,
+      InterpolatePass<T>(cur.data(), next.data(), outer, n_in, n_out, inner, scratch.tables[axis],
                          static_cast<T>(a.extrapolation));
     }
     cur.swap(next);
@@ -546,39 +606,51 @@ Status RunInterpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const
   return Status::Ok();
 }
 
-Status RunNearest(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Plan& plan) {
-  size_t elem = DTypeSize(in.dtype());
-  ACCEL_ASSIGN_OR_RETURN(Tensor fill, Tensor::Zeros(in.dtype(), {}));
-  ACCEL_RETURN_IF_ERROR(dm::StoreFromDouble(fill, 0, a.extrapolation));
-  std::vector<int64_t> dims = in.shape();
-  std::vector<int64_t> resized;
+Status PrepareNearest(const Tensor& in, const ResizeAttrs& a, const Plan& plan, ResizeScratch& s) {
+  ACCEL_ASSIGN_OR_RETURN(s.fill, Tensor::Zeros(in.dtype(), {}));
+  ACCEL_RETURN_IF_ERROR(dm::StoreFromDouble(s.fill, 0, a.extrapolation));
+  MakeTables(a, plan, in.shape(), s);
+  s.resized.clear();
+  s.stages.clear();
+  Shape dims = in.shape();
   for (size_t axis = 0; axis < dims.size(); ++axis) {
-    if (!IsIdentity(a, plan, axis, dims[axis])) resized.push_back(axis);
+    if (IsIdentity(a, plan, axis, dims[axis])) continue;
+    if (!s.resized.empty()) {
+      ACCEL_ASSIGN_OR_RETURN(Tensor stage, Tensor::Create(in.dtype(), dims));
+      s.stages.push_back(std::move(stage));
+    }
+    s.resized.push_back(static_cast<int64_t>(axis));
+    dims[axis] = plan.out_dims[axis];
   }
+  s.valid = true;
+  return Status::Ok();
+}
+
+Status RunNearest(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Plan& plan,
+                  ResizeScratch& scratch) {
+  if (!scratch.valid) ACCEL_RETURN_IF_ERROR(PrepareNearest(in, a, plan, scratch));
+  size_t elem = DTypeSize(in.dtype());
+  const std::vector<int64_t>& resized = scratch.resized;
   if (resized.empty()) {
     if (in.byte_size()) std::memcpy(out.data(), in.data(), in.byte_size());
     return Status::Ok();
   }
-  Tensor cur = in;
+  DimVector dims(in.shape());
+  const Tensor* cur = &in;
   for (size_t r = 0; r < resized.size(); ++r) {
     int64_t axis = resized[r];
     int64_t n_in = dims[axis], n_out = plan.out_dims[axis];
-    int64_t outer = ElementCount(std::span(dims).subspan(0, axis));
-    int64_t inner = ElementCount(std::span(dims).subspan(axis + 1));
+    int64_t outer = ElementCount(std::span(dims.data(), dims.size()).subspan(0, axis));
+    int64_t inner = ElementCount(std::span(dims.data(), dims.size()).subspan(axis + 1));
     dims[axis] = n_out;
-    Tensor next = out;
-    if (r + 1 < resized.size()) {
-      ACCEL_ASSIGN_OR_RETURN(next, Tensor::Create(in.dtype(), dims));
-    }
+    Tensor& next = r + 1 < resized.size() ? scratch.stages[r] : out;
     if (n_in == 0 && ElementCount(dims) > 0) return InvalidModel("cannot resize an empty axis");
     if (ElementCount(dims) > 0) {
-      AxisTable t =
-          MakeTable(a, n_in, n_out, plan.scales[axis], plan.roi_start[axis], plan.roi_end[axis]);
-      NearestPass(static_cast<const uint8_t*>(cur.data()), static_cast<uint8_t*>(next.data()),
-                  outer, n_in, n_out, inner * static_cast<int64_t>(elem), t,
-                  static_cast<const uint8_t*>(fill.data()), elem);
+      NearestPass(static_cast<const uint8_t*>(cur->data()), static_cast<uint8_t*>(next.data()),
+                  outer, n_in, n_out, inner * static_cast<int64_t>(elem), scratch.tables[axis],
+                  static_cast<const uint8_t*>(scratch.fill.data()), elem);
     }
-    cur = next;
+    cur = &next;
   }
   return Status::Ok();
 }
@@ -591,15 +663,78 @@ class ResizeKernel final : public core::Kernel {
   Status Compute(core::KernelContext& ctx) override {
     if (blocked_) return ComputeBlocked(ctx);
     const Tensor& in = ctx.input(0);
-    ACCEL_ASSIGN_OR_RETURN(Plan plan, PlanFor(ctx, in.shape()));
+    ACCEL_RETURN_IF_ERROR(Replan(ctx, in.shape()));
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
-    if (a_.mode == Mode::kNearest) return RunNearest(in, *out, a_, plan);
-    if (in.dtype() == DType::kFloat64) return RunInterpolate<double>(in, *out, a_, plan);
+    if (a_.mode == Mode::kNearest) return RunNearest(in, *out, a_, plan_, scratch_);
+    if (in.dtype() == DType::kFloat64) {
+      return RunInterpolate<double>(in, *out, a_, plan_, scratch_);
+    }
     if (in.dtype() == DType::kBool) return Unsupported("linear/cubic resize of bool");
-    return RunInterpolate<float>(in, *out, a_, plan);
+    return RunInterpolate<float>(in, *out, a_, plan_, scratch_);
   }
 
  private:
+  // A plan depends on the input shape and on the values of roi, scales and sizes.
+  struct ParamKey {
+    bool present = false;
+    DType dtype = DType::kUndefined;
+    Shape shape;
+    std::vector<uint8_t> bytes;
+  };
+
+  // Calls f(k, tensor or nullptr) for roi, scales and sizes.
+  template <typename F>
+  void ForEachParam(core::KernelContext& ctx, F&& f) const {
+    const int inputs[3] = {a_.roi_input(), a_.scales_input(), a_.sizes_input()};
+    for (size_t k = 0; k < 3; ++k) {
+      const int i = inputs[k];
+      const bool present = i >= 0 && static_cast<size_t>(i) < ctx.num_inputs() && ctx.has_input(i);
+      f(k, present ? &ctx.input(i) : nullptr);
+    }
+  }
+
+  bool SameParams(core::KernelContext& ctx) const {
+    bool same = true;
+    ForEachParam(ctx, [&](size_t k, const Tensor* t) {
+      const ParamKey& key = params_[k];
+      if (!same) return;
+      if ((t != nullptr) != key.present) {
+        same = false;
+        return;
+      }
+      if (t == nullptr) return;
+      same = t->dtype() == key.dtype && t->shape() == key.shape &&
+             t->byte_size() == key.bytes.size() &&
+             (key.bytes.empty() || std::memcmp(t->data(), key.bytes.data(), key.bytes.size()) == 0);
+    });
+    return same;
+  }
+
+  // Rebuilds the plan (and drops the scratch) when the shape or the parameters changed.
+  Status Replan(core::KernelContext& ctx, const Shape& shape) {
+    const DType dtype = ctx.input(0).dtype();
+    if (planned_ && shape == plan_shape_ && dtype == plan_dtype_ && SameParams(ctx)) {
+      return Status::Ok();
+    }
+    planned_ = false;
+    scratch_ = ResizeScratch();
+    ACCEL_ASSIGN_OR_RETURN(plan_, PlanFor(ctx, shape));
+    plan_shape_ = shape;
+    plan_dtype_ = dtype;
+    ForEachParam(ctx, [&](size_t k, const Tensor* t) {
+      ParamKey& key = params_[k];
+      key = ParamKey();
+      if (t == nullptr) return;
+      key.present = true;
+      key.dtype = t->dtype();
+      key.shape = t->shape();
+      const auto* bytes = static_cast<const uint8_t*>(t->data());
+      key.bytes.assign(bytes, bytes + t->byte_size());
+    });
+    planned_ = true;
+    return Status::Ok();
+  }
+
   Result<Plan> PlanFor(core::KernelContext& ctx, const Shape& shape) const {
     bool known = false;
     ACCEL_ASSIGN_OR_RETURN(PlanInputs p, CollectInputs(
@@ -618,24 +753,31 @@ class ResizeKernel final : public core::Kernel {
   Status ComputeBlocked(core::KernelContext& ctx) {
     const Tensor& in = ctx.input(0);
     const Shape& xs = ctx.input_shape(0);
-    ACCEL_ASSIGN_OR_RETURN(Plan plan, PlanFor(ctx, xs));
+    ACCEL_RETURN_IF_ERROR(Replan(ctx, xs));
+    const Plan& plan = plan_;
     ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
     if (a_.mode == Mode::kNearest && xs.size() == 4 && IsIdentity(a_, plan, 0, xs[0]) &&
         IsIdentity(a_, plan, 1, xs[1])) {
-      Plan physical = plan;
-      physical.out_dims = out->shape();
-      physical.scales.push_back(1.0);
-      physical.roi_start.push_back(0.0);
-      physical.roi_end.push_back(1.0);
-      return RunNearest(in, *out, a_, physical);
+      if (!scratch_.valid) {
+        scratch_.physical = plan;
+        scratch_.physical.out_dims = out->shape();
+        scratch_.physical.scales.push_back(1.0);
+        scratch_.physical.roi_start.push_back(0.0);
+        scratch_.physical.roi_end.push_back(1.0);
+      }
+      return RunNearest(in, *out, a_, scratch_.physical, scratch_);
     }
-    ACCEL_ASSIGN_OR_RETURN(Tensor x_plain, Tensor::Create(DType::kFloat32, xs));
-    ACCEL_ASSIGN_OR_RETURN(Tensor y_plain, Tensor::Create(DType::kFloat32, plan.out_dims));
+    if (!scratch_.valid) {
+      ACCEL_ASSIGN_OR_RETURN(scratch_.x_plain, Tensor::Create(DType::kFloat32, xs));
+      ACCEL_ASSIGN_OR_RETURN(scratch_.y_plain, Tensor::Create(DType::kFloat32, plan.out_dims));
+    }
+    Tensor& x_plain = scratch_.x_plain;
+    Tensor& y_plain = scratch_.y_plain;
     ACCEL_RETURN_IF_ERROR(
         ConvertLayout(in, core::Layout::kBlocked, xs, x_plain, core::Layout::kPlain));
     ACCEL_RETURN_IF_ERROR(a_.mode == Mode::kNearest
-                              ? RunNearest(x_plain, y_plain, a_, plan)
-                              : RunInterpolate<float>(x_plain, y_plain, a_, plan));
+                              ? RunNearest(x_plain, y_plain, a_, plan, scratch_)
+                              : RunInterpolate<float>(x_plain, y_plain, a_, plan, scratch_));
     return ConvertLayout(y_plain, core::Layout::kPlain, plan.out_dims, *out,
                          core::Layout::kBlocked);
   }
@@ -643,6 +785,13 @@ class ResizeKernel final : public core::Kernel {
   ResizeAttrs a_;
   const core::Attributes& attrs_;
   bool blocked_;
+  // The plan for the last input shape and parameters, and what runs with it keep.
+  bool planned_ = false;
+  Shape plan_shape_;
+  DType plan_dtype_ = DType::kUndefined;
+  ParamKey params_[3];
+  Plan plan_;
+  ResizeScratch scratch_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateResizeImpl(const core::KernelInit& init,
