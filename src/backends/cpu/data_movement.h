@@ -108,7 +108,8 @@ Status ForEachElementsIndex(const Tensor& indices, int64_t axis, std::span<const
 
 // core::ReadInts (same checks and messages) into `out`, whose inline capacity keeps steady runs
 // free of allocations.
-inline Status ReadIntsInto(const Tensor& t, DimVector& out) {
+template <typename Ints>
+Status ReadIntsInto(const Tensor& t, Ints& out) {
   if (t.rank() > 1) {
     return InvalidModel("expected a 1-D integer tensor, got shape " + ShapeToString(t.shape()));
   }

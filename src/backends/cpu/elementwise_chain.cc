@@ -228,7 +228,8 @@ class ChainKernel final : public core::Kernel {
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    std::vector<const float*> inputs;
+    std::vector<const float*>& inputs = inputs_;
+    inputs.clear();
     for (size_t i = 0; i < ctx.num_inputs(); ++i) {
       const Tensor& t = ctx.input(i);
       if (t.dtype() != DType::kFloat32) return UnsupportedDType(t.dtype());
@@ -255,6 +256,7 @@ class ChainKernel final : public core::Kernel {
 
  private:
   std::vector<Step> steps_;
+  std::vector<const float*> inputs_;  // this run's operands, kept so that runs reuse its capacity
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateChain(const core::KernelInit& init) {

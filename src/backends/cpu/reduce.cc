@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/data_movement.h"
 #include "backends/cpu/elementwise_util.h"
 #include "backends/cpu/reduce_plan.h"
 #include "core/op_def.h"
@@ -129,11 +130,12 @@ T ToOutput(A a) {
   return static_cast<T>(a);
 }
 
+// acc and max are the caller's scratch (kept by kernels so that steady runs do not allocate).
 template <typename T, typename A>
-void Reduce(const Tensor& in, Tensor& out, const ReducePlan& plan, Kind kind, int64_t count) {
+void Reduce(const Tensor& in, Tensor& out, const ReducePlan& plan, Kind kind, int64_t count,
+            std::vector<A>& acc, std::vector<A>& max) {
   const T* x = in.data_as<T>();
-  std::vector<A> acc(plan.out_count, Init<A>(kind));
-  std::vector<A> max;
+  acc.assign(plan.out_count, Init<A>(kind));
   switch (kind) {
     case Kind::kMax:
       FoldAll<Kind::kMax>(x, plan, acc, static_cast<const A*>(nullptr));
@@ -239,44 +241,76 @@ Status InferReduce(core::InferContext& ctx) {
   return Status::Ok();
 }
 
-using ReduceFn = void (*)(const Tensor&, Tensor&, const ReducePlan&, Kind, int64_t);
-
-class ReduceKernel final : public core::Kernel {
+// The plan is made once per input shape and axes; the typed subclass keeps the accumulators.
+class ReduceKernel : public core::Kernel {
  public:
-  ReduceKernel(ReduceFn fn, Kind kind, ReduceAttrs attrs, bool axes_from_input)
-      : fn_(fn), kind_(kind), attrs_(std::move(attrs)), axes_from_input_(axes_from_input) {}
+  ReduceKernel(Kind kind, ReduceAttrs attrs, bool axes_from_input)
+      : kind_(kind), attrs_(std::move(attrs)), axes_from_input_(axes_from_input) {}
 
   Status Compute(core::KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    std::vector<int64_t> axes = attrs_.axes;
+    axes_.clear();
     if (axes_from_input_ && ctx.num_inputs() > 1 && ctx.has_input(1)) {
-      ACCEL_ASSIGN_OR_RETURN(axes, core::ReadInts(ctx.input(1)));
+      ACCEL_RETURN_IF_ERROR(dm::ReadIntsInto(ctx.input(1), axes_));
+    } else {
+      for (int64_t a : attrs_.axes) axes_.push_back(a);
     }
-    std::vector<bool> reduced(static_cast<size_t>(x.rank()), false);
-    if (axes.empty() && attrs_.noop_with_empty_axes) {
+    if (axes_.empty() && attrs_.noop_with_empty_axes) {
       // A reduction over no axes: each output is f(one element), which is the input itself
       // except for the ops that map elements (|x|, x^2, log x), as in the ONNX reference.
       if (kind_ == Kind::kSum || kind_ == Kind::kMean || kind_ == Kind::kMax ||
           kind_ == Kind::kMin || kind_ == Kind::kProd || kind_ == Kind::kLogSumExp) {
         return ctx.SetOutput(0, x);
       }
-    } else {
-      ACCEL_ASSIGN_OR_RETURN(reduced, ReducedAxes(axes, x.rank()));
+    }
+    if (!planned_ || x.shape() != shape_ || !(axes_ == planned_axes_)) {
+      planned_ = false;
+      std::vector<bool> reduced(static_cast<size_t>(x.rank()), false);
+      if (!axes_.empty() || !attrs_.noop_with_empty_axes) {
+        ACCEL_ASSIGN_OR_RETURN(reduced, ReducedAxes(axes_, x.rank()));
+      }
+      count_ = 1;
+      for (size_t i = 0; i < reduced.size(); ++i) {
+        if (reduced[i]) count_ *= x.shape()[i];
+      }
+      plan_ = MakeReducePlan(x.shape(), reduced);
+      shape_ = x.shape();
+      planned_axes_ = axes_;
+      planned_ = true;
     }
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
-    int64_t count = 1;
-    for (size_t i = 0; i < reduced.size(); ++i) {
-      if (reduced[i]) count *= x.shape()[i];
-    }
-    fn_(x, *y, MakeReducePlan(x.shape(), reduced), kind_, count);
+    Run(x, *y, plan_, kind_, count_);
     return Status::Ok();
   }
 
  private:
-  ReduceFn fn_;
+  virtual void Run(const Tensor& x, Tensor& y, const ReducePlan& plan, Kind kind,
+                   int64_t count) = 0;
+
   Kind kind_;
   ReduceAttrs attrs_;
   bool axes_from_input_;
+  DimVector axes_;  // this run's axes
+  // The plan for the last input shape and axes.
+  bool planned_ = false;
+  Shape shape_;
+  DimVector planned_axes_;
+  ReducePlan plan_;
+  int64_t count_ = 1;
+};
+
+template <typename T, typename A>
+class TypedReduceKernel final : public ReduceKernel {
+ public:
+  using ReduceKernel::ReduceKernel;
+
+ private:
+  void Run(const Tensor& x, Tensor& y, const ReducePlan& plan, Kind kind, int64_t count) override {
+    Reduce<T, A>(x, y, plan, kind, count, acc_, max_);
+  }
+
+  std::vector<A> acc_;
+  std::vector<A> max_;
 };
 
 template <Kind K, int AxesInputVersion>
@@ -285,20 +319,19 @@ Result<std::unique_ptr<core::Kernel>> CreateReduce(const core::KernelInit& init)
   const bool axes_from_input = init.opset >= AxesInputVersion;
   ACCEL_ASSIGN_OR_RETURN(ReduceAttrs attrs, ReadReduceAttrs(init.attrs, axes_from_input));
   const DType dtype = init.input_types[0]->dtype;
-  ReduceFn fn = nullptr;
+  std::unique_ptr<core::Kernel> kernel;
   VisitDType(ReduceTypes{}, dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     // Integer inputs of the log/exp reductions still need a floating-point accumulator.
     constexpr bool kFloatAcc = K == Kind::kLogSumExp || K == Kind::kLogSum || K == Kind::kL2;
     if constexpr (kFloatAcc && std::is_integral_v<T>) {
-      fn = &Reduce<T, double>;
+      kernel = std::make_unique<TypedReduceKernel<T, double>>(K, attrs, axes_from_input);
     } else {
-      fn = &Reduce<T, AccOf<T>>;
+      kernel = std::make_unique<TypedReduceKernel<T, AccOf<T>>>(K, attrs, axes_from_input);
     }
   });
-  if (!fn) return UnsupportedDType(dtype);
-  return std::unique_ptr<core::Kernel>(
-      std::make_unique<ReduceKernel>(fn, K, std::move(attrs), axes_from_input));
+  if (!kernel) return UnsupportedDType(dtype);
+  return kernel;
 }
 
 // ---- ArgMax / ArgMin along one axis.
