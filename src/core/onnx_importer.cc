@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "core/onnx_tensor.h"
+#include "core/onnx_wire.h"
 
 namespace accel::core {
 
@@ -163,9 +164,11 @@ Result<AttributeValue> ReadAttribute(const onnx::AttributeProto& a, const std::s
 
 class Importer {
  public:
-  // Takes the initializers' bytes out of `model`.
-  Importer(onnx::ModelProto& model, const OnnxImportOptions& options)
-      : model_(model), base_dir_(options.base_dir) {}
+  // Takes the initializers' bytes out of `model`, or from `raw_data` (per initializer, from
+  // SplitRawData) when given.
+  Importer(onnx::ModelProto& model, const OnnxImportOptions& options,
+           const std::vector<std::span<const std::byte>>* raw_data)
+      : model_(model), base_dir_(options.base_dir), raw_data_(raw_data) {}
 
   Result<Graph> Run() {
     ACCEL_RETURN_IF_ERROR(CheckVersion());
@@ -214,14 +217,18 @@ class Importer {
 
   // After ReadInputs: an initializer that is also an input keeps both roles.
   Status ReadInitializers(onnx::GraphProto& g) {
-    for (onnx::TensorProto& init : *g.mutable_initializer()) {
+    for (int i = 0; i < g.initializer_size(); ++i) {
+      onnx::TensorProto& init = *g.mutable_initializer(i);
       if (init.name().empty()) return InvalidModel("an initializer has an empty name");
       const int v = graph_.GetOrAddValue(init.name());
       Value& value = graph_.values[v];
       if (value.constant) {
         return InvalidModel("initializer '" + init.name() + "' is defined twice");
       }
-      ACCEL_ASSIGN_OR_RETURN(Tensor t, TakeTensorFromProto(init, base_dir_));
+      Result<Tensor> read = raw_data_ && (*raw_data_)[i].data() != nullptr
+                                ? TensorFromProto(init, base_dir_, (*raw_data_)[i])
+                                : TakeTensorFromProto(init, base_dir_);
+      ACCEL_ASSIGN_OR_RETURN(Tensor t, std::move(read));
       if (value.type.dtype != DType::kUndefined && value.type.dtype != t.dtype()) {
         return InvalidModel("initializer '" + init.name() + "' has dtype " + DTypeName(t.dtype()) +
                             " but graph input '" + init.name() + "' declares " +
@@ -301,6 +308,7 @@ class Importer {
 
   onnx::ModelProto& model_;
   const std::string base_dir_;
+  const std::vector<std::span<const std::byte>>* raw_data_;
   std::map<std::string, int> opsets_;
   Graph graph_;
 };
@@ -314,12 +322,20 @@ Result<Graph> ImportOnnx(std::span<const std::byte> bytes, const OnnxImportOptio
                         "weights as external data)");
   }
   onnx::ModelProto model;
-  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  // Parse the structure alone and copy the weights once, from `bytes` (see onnx_wire.h); fall
+  // back to protobuf on the whole message where the split does not apply.
+  std::optional<SplitModel> split = SplitRawData(bytes);
+  if (split && (!model.ParseFromString(split->structure) ||
+                model.graph().initializer_size() != static_cast<int>(split->raw_data.size()))) {
+    model.Clear();
+    split.reset();
+  }
+  if (!split && !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return InvalidModel(
         "not a valid ONNX model: the protobuf could not be parsed (truncated or "
         "corrupt)");
   }
-  return Importer(model, options).Run();
+  return Importer(model, options, split ? &split->raw_data : nullptr).Run();
 }
 
 namespace {

@@ -311,7 +311,15 @@ Result<Tensor> TakeTensorFromProto(onnx::TensorProto& proto, const std::string& 
 }
 
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir) {
+  return TensorFromProto(proto, base_dir, std::nullopt);
+}
+
+Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
+                               std::optional<std::span<const std::byte>> raw_data) {
   const std::string label = TensorLabel(proto);
+  const bool has_raw = raw_data.has_value() || proto.has_raw_data();
+  const std::span<const std::byte> raw =
+      raw_data ? *raw_data : std::as_bytes(std::span(proto.raw_data()));
   Result<DType> dtype = DTypeFromOnnx(proto.data_type());
   if (!dtype.ok()) return WithPrefix(label, dtype.status());
   if (proto.has_segment()) return Unsupported(label + ": segmented tensors are not supported");
@@ -325,11 +333,11 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
   ExternalSpan span;
   if (external) {
     ACCEL_ASSIGN_OR_RETURN(span, LocateExternalData(proto, base_dir, byte_size));
-  } else if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != byte_size) {
-      return InvalidModel(label + ": raw_data has " + std::to_string(proto.raw_data().size()) +
-                          " bytes, but " + DTypeName(*dtype) + " dims " + DimsString(proto) +
-                          " need " + std::to_string(byte_size));
+  } else if (has_raw) {
+    if (raw.size() != byte_size) {
+      return InvalidModel(label + ": raw_data has " + std::to_string(raw.size()) + " bytes, but " +
+                          DTypeName(*dtype) + " dims " + DimsString(proto) + " need " +
+                          std::to_string(byte_size));
     }
   } else {
     const TypedField field = TypedFieldOf(proto, *dtype);
@@ -345,8 +353,8 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
   Tensor tensor = std::move(created).value();
   if (external) {
     ACCEL_RETURN_IF_ERROR(ReadExternalData(proto, span, byte_size, tensor.data()));
-  } else if (proto.has_raw_data()) {
-    if (byte_size > 0) std::memcpy(tensor.data(), proto.raw_data().data(), byte_size);
+  } else if (has_raw) {
+    if (byte_size > 0) std::memcpy(tensor.data(), raw.data(), byte_size);
   } else {
     CopyTypedData(proto, *dtype, tensor.data());
   }

@@ -3,6 +3,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <optional>
+#include <span>
 #include <string>
 
 #include "accel/status.h"
@@ -21,6 +23,10 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type);
 // base_dir, NotFound for a missing file, Unsupported for dtypes libaccel lacks (string, float8).
 // Sizes are checked before anything is allocated.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
+// The same with the raw_data bytes given apart from the proto (SplitRawData, onnx_wire.h);
+// nullopt reads the proto's own field.
+Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
+                               std::optional<std::span<const std::byte>> raw_data);
 
 // Like TensorFromProto, but moves raw_data's bytes out of `proto` into the tensor instead of
 // copying them: a model's weights are then neither copied nor freed a second time at load.
