@@ -160,37 +160,67 @@ Status InferSplit(core::InferContext& ctx) {
   return Status::Ok();
 }
 
-Status ComputeSplit(core::KernelContext& ctx, const core::Attributes& attrs, int opset) {
-  const Tensor& in = ctx.input(0);
-  ACCEL_ASSIGN_OR_RETURN(int64_t axis, attrs.GetInt("axis", 0));
-  ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, in.rank()));
-  bool known = false;
-  const Tensor* split_input = ctx.has_input(1) ? &ctx.input(1) : nullptr;
-  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
-                         SplitSizes(attrs, opset, split_input, ctx.has_input(1), in.shape()[axis],
-                                    ctx.num_outputs(), &known));
-  size_t elem = DTypeSize(in.dtype());
-  int64_t outer = ElementCount(std::span(in.shape()).subspan(0, axis));
-  int64_t inner = ElementCount(std::span(in.shape()).subspan(axis + 1)) * elem;
-  int64_t in_row = in.shape()[axis] * inner;
-  const auto* src = static_cast<const uint8_t*>(in.data());
-  int64_t offset = 0;
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-    int64_t row = sizes[i] * inner;
-    if (ctx.has_output(i)) {
-      ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(i));
-      auto* dst = static_cast<uint8_t*>(out->data());
-      for (int64_t o = 0; row > 0 && o < outer; ++o) {
-        std::memcpy(dst + o * row, src + o * in_row + offset, row);
-      }
+// The piece sizes are kept for the last axis length and split values, so that steady runs
+// allocate nothing.
+class SplitKernel final : public core::Kernel {
+ public:
+  SplitKernel(const core::Attributes& attrs, int opset) : attrs_(attrs), opset_(opset) {}
+
+  Status Compute(core::KernelContext& ctx) override {
+    const core::Attributes& attrs = attrs_;
+    const int opset = opset_;
+    const Tensor& in = ctx.input(0);
+    ACCEL_ASSIGN_OR_RETURN(int64_t axis, attrs.GetInt("axis", 0));
+    ACCEL_ASSIGN_OR_RETURN(axis, core::NormalizeAxis(axis, in.rank()));
+    bool known = false;
+    const Tensor* split_input = ctx.has_input(1) ? &ctx.input(1) : nullptr;
+    split_values_.clear();
+    if (split_input) ACCEL_RETURN_IF_ERROR(dm::ReadIntsInto(*split_input, split_values_));
+    if (!sized_ || in.shape()[axis] != sized_dim_ || !(split_values_ == sized_split_)) {
+      sized_ = false;
+      ACCEL_ASSIGN_OR_RETURN(sizes_, SplitSizes(attrs, opset, split_input, ctx.has_input(1),
+                                                in.shape()[axis], ctx.num_outputs(), &known));
+      if (sizes_.size() < ctx.num_outputs()) return Internal("split sizes are missing");
+      sized_dim_ = in.shape()[axis];
+      sized_split_ = split_values_;
+      sized_ = true;
     }
-    offset += row;
+    const std::vector<int64_t>& sizes = sizes_;
+    size_t elem = DTypeSize(in.dtype());
+    int64_t outer = ElementCount(std::span(in.shape()).subspan(0, axis));
+    int64_t inner = ElementCount(std::span(in.shape()).subspan(axis + 1)) * elem;
+    int64_t in_row = in.shape()[axis] * inner;
+    const auto* src = static_cast<const uint8_t*>(in.data());
+    int64_t offset = 0;
+    for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+      int64_t row = sizes[i] * inner;
+      if (ctx.has_output(i)) {
+        ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(i));
+        auto* dst = static_cast<uint8_t*>(out->data());
+        for (int64_t o = 0; row > 0 && o < outer; ++o) {
+          std::memcpy(dst + o * row, src + o * in_row + offset, row);
+        }
+      }
+      offset += row;
+    }
+    return Status::Ok();
   }
-  return Status::Ok();
+
+ private:
+  const core::Attributes& attrs_;  // owned by the Model, which outlives every Session
+  int opset_;
+  DimVector split_values_;  // this run's split input
+  bool sized_ = false;
+  int64_t sized_dim_ = 0;
+  DimVector sized_split_;
+  std::vector<int64_t> sizes_;
+};
+
+Result<std::unique_ptr<core::Kernel>> CreateSplit(const core::KernelInit& init) {
+  return dm::MakeKernel<SplitKernel>(init.attrs, init.opset);
 }
 
 constexpr core::CreateKernelFn CreateConcat = dm::CreateFunctionKernel<ComputeConcat>;
-constexpr core::CreateKernelFn CreateSplit = dm::CreateFunctionKernel<ComputeSplit>;
 
 }  // namespace
 
