@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/cpu/elementwise_util.h"
+#include "backends/cpu/vec.h"
 #include "core/op_def.h"
 #include "core/shape_utils.h"
 
@@ -70,23 +71,7 @@ int64_t RowBlock(int64_t m, int64_t n) {
 // Tiles of 4 rows x 2 vectors of C stay in registers over the whole k loop, so each piece of a
 // B row loaded feeds four rows of A. Small and JIT-free: oneDNN's sgemm generates its whole
 // kernel family on first use (~38 ms per process, more than a transformer's load and prepare);
-// on attention's shapes this runs at 115-135 GFLOP/s on one core, sgemm at 50-110.
-// (An alias template would drop the vector_size attribute, so one specialization per width.)
-template <int kLanes>
-struct VecOf;
-template <>
-struct VecOf<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct VecOf<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct VecOf<4> {
-  typedef float type __attribute__((vector_size(16)));
-};
-
+// on attention's shapes this runs at 105-117 GFLOP/s on one core, sgemm at 50-110.
 template <int kLanes, int kRows, int kVecs>
 [[gnu::always_inline]] inline void GemmTile(int64_t i, int64_t j, int64_t k, float alpha,
                                             const float* a, int64_t lda, const float* b,

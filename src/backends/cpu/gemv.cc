@@ -4,25 +4,11 @@
 
 #include <cstring>
 
+#include "backends/cpu/vec.h"
+
 namespace accel::cpu {
 
 namespace {
-
-// (An alias template would drop the vector_size attribute, so one specialization per width.)
-template <int kLanes>
-struct VecOf;
-template <>
-struct VecOf<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct VecOf<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct VecOf<4> {
-  typedef float type __attribute__((vector_size(16)));
-};
 
 // Four independent accumulators hide the FMA latency; the row is read once, front to back, so
 // the hardware prefetcher streams it.
