@@ -2,6 +2,8 @@
 // fuse_attention pass. Each (batch, block of query rows) is one work item: its scores block
 // (rows x N) is computed into a per-thread buffer, masked, soft-maxed in place and multiplied by
 // V straight into Y, so the full scores tensor never exists.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -247,35 +249,17 @@ class AttentionKernel final : public core::Kernel {
     for (size_t i = 0; i < (has_mask ? 4u : 3u); ++i) {
       if (ctx.input(i).dtype() != DType::kFloat32) return UnsupportedDType(ctx.input(i).dtype());
     }
-    ACCEL_ASSIGN_OR_RETURN(Dims d, OutputDims(q.shape(), kt.shape(), v.shape()));
-    // Offsets of each operand's matrix per output batch index, through broadcast strides.
-    const int64_t batches = ElementCount(d.batch);
-    std::vector<int64_t> q_off, kt_off, v_off, mask_off;
-    ACCEL_RETURN_IF_ERROR(BatchOffsets(q.shape(), d.batch, d.m * d.k, "Q", q_off));
-    ACCEL_RETURN_IF_ERROR(BatchOffsets(kt.shape(), d.batch, d.k * d.n, "Kt", kt_off));
-    ACCEL_RETURN_IF_ERROR(BatchOffsets(v.shape(), d.batch, d.n * d.d, "V", v_off));
-    const float* mask = nullptr;
-    int64_t mask_row = 0, mask_col = 0;
-    if (has_mask) {
-      const Tensor& mt = ctx.input(3);
-      std::vector<int64_t> scores = d.batch;
-      scores.push_back(d.m);
-      scores.push_back(d.n);
-      ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> strides,
-                             AlignedStrides(mt.shape(), scores, "Mask"));
-      mask_row = strides[strides.size() - 2];
-      mask_col = strides.back();
-      mask_off.resize(static_cast<size_t>(batches));
-      for (int64_t b = 0; b < batches; ++b) {
-        int64_t rest = b, off = 0;
-        for (size_t i = d.batch.size(); i-- > 0;) {
-          off += (rest % d.batch[i]) * strides[i];
-          rest /= d.batch[i];
-        }
-        mask_off[b] = off;
-      }
-      mask = mt.data_as<float>();
+    const Tensor* mt = has_mask ? &ctx.input(3) : nullptr;
+    // The broadcast offsets depend only on the shapes: planned once per set of shapes, so a
+    // steady run allocates nothing.
+    if (q.shape() != plan_.q || kt.shape() != plan_.kt || v.shape() != plan_.v ||
+        has_mask != plan_.has_mask || (mt && mt->shape() != plan_.mask)) {
+      ACCEL_RETURN_IF_ERROR(MakePlan(q.shape(), kt.shape(), v.shape(), mt));
     }
+    const Dims& d = plan_.dims;
+    const int64_t batches = ElementCount(d.batch);
+    const float* mask = mt ? mt->data_as<float>() : nullptr;
+    const int64_t mask_row = plan_.mask_row, mask_col = plan_.mask_col;
     ACCEL_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0));
     if (y->element_count() == 0) return Status::Ok();
     float* out = y->data_as<float>();
@@ -292,9 +276,16 @@ class AttentionKernel final : public core::Kernel {
     const int64_t items = batches * blocks;
     static const AttendFn attend = PickAttend();
     const int64_t work = batches * d.m * d.n * (d.k + d.d);
+    const int threads = omp_get_max_threads();
+    if (scores_.size() < static_cast<size_t>(threads)) scores_.resize(threads);
+    for (std::vector<float>& buffer : scores_) buffer.resize(static_cast<size_t>(rb * d.n));
+    const std::vector<int64_t>& q_off = plan_.q_off;
+    const std::vector<int64_t>& kt_off = plan_.kt_off;
+    const std::vector<int64_t>& v_off = plan_.v_off;
+    const std::vector<int64_t>& mask_off = plan_.mask_off;
 #pragma omp parallel if (items > 1 && work >= kParallelMinElements)
     {
-      std::vector<float> scores(static_cast<size_t>(rb * d.n));
+      std::vector<float>& scores = scores_[omp_get_thread_num()];
 #pragma omp for schedule(static)
       for (int64_t it = 0; it < items; ++it) {
         const int64_t b = it / blocks;
@@ -318,6 +309,51 @@ class AttentionKernel final : public core::Kernel {
   }
 
  private:
+  // Everything derived from the input shapes alone.
+  struct Plan {
+    Shape q, kt, v, mask;
+    bool has_mask = false;
+    Dims dims;
+    std::vector<int64_t> q_off, kt_off, v_off, mask_off;  // per output batch index
+    int64_t mask_row = 0, mask_col = 0;
+  };
+
+  Status MakePlan(const Shape& q, const Shape& kt, const Shape& v, const Tensor* mask) {
+    plan_ = Plan{};
+    ACCEL_ASSIGN_OR_RETURN(plan_.dims, OutputDims(q, kt, v));
+    const Dims& d = plan_.dims;
+    // Offsets of each operand's matrix per output batch index, through broadcast strides.
+    ACCEL_RETURN_IF_ERROR(BatchOffsets(q, d.batch, d.m * d.k, "Q", plan_.q_off));
+    ACCEL_RETURN_IF_ERROR(BatchOffsets(kt, d.batch, d.k * d.n, "Kt", plan_.kt_off));
+    ACCEL_RETURN_IF_ERROR(BatchOffsets(v, d.batch, d.n * d.d, "V", plan_.v_off));
+    if (mask) {
+      std::vector<int64_t> scores = d.batch;
+      scores.push_back(d.m);
+      scores.push_back(d.n);
+      ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> strides,
+                             AlignedStrides(mask->shape(), scores, "Mask"));
+      plan_.mask_row = strides[strides.size() - 2];
+      plan_.mask_col = strides.back();
+      const int64_t batches = ElementCount(d.batch);
+      plan_.mask_off.resize(static_cast<size_t>(batches));
+      for (int64_t b = 0; b < batches; ++b) {
+        int64_t rest = b, off = 0;
+        for (size_t i = d.batch.size(); i-- > 0;) {
+          off += (rest % d.batch[i]) * strides[i];
+          rest /= d.batch[i];
+        }
+        plan_.mask_off[b] = off;
+      }
+      plan_.mask = mask->shape();
+    }
+    // Set last: a failed plan is rebuilt (and fails again) on the next run.
+    plan_.q = q;
+    plan_.kt = kt;
+    plan_.v = v;
+    plan_.has_mask = mask != nullptr;
+    return Status::Ok();
+  }
+
   // The element offset of the operand's matrix for each flat output batch index.
   static Status BatchOffsets(std::span<const int64_t> shape, std::span<const int64_t> batch,
                              int64_t matrix, const char* what, std::vector<int64_t>& offsets) {
@@ -337,6 +373,8 @@ class AttentionKernel final : public core::Kernel {
   }
 
   float scale_;
+  Plan plan_;
+  std::vector<std::vector<float>> scores_;  // per OpenMP thread: one block of scores
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateAttention(const core::KernelInit& init) {
