@@ -52,6 +52,11 @@ struct MemoryInfo {
   // Nodes whose output shapes depend on data (NonZero, NonMaxSuppression, ...): they run with
   // per-run shape inference and allocate their outputs on the heap in every run.
   int dynamic_nodes = 0;
+  // The Model's constants as stored (weights, biases, folded constants), and the packed copies
+  // of them that oneDNN kernels read (shared by every Session and Model with the same weights;
+  // 0 until a prepare or run has packed them). Known before the first run.
+  size_t weights_bytes = 0;
+  size_t packed_weights_bytes = 0;
 };
 
 // An input's name and the shape to plan for (Session::Prepare).

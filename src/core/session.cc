@@ -133,6 +133,10 @@ MemoryInfo Session::memory_info() const {
   MemoryInfo info;
   const memory::RunPlan* plan = impl_->executor().latest_plan();
   info.arena_reserved_bytes = impl_->executor().arena().capacity();
+  if (const auto& weights = impl_->model().internal_impl().weights) {
+    info.weights_bytes = weights->stored_bytes();
+    info.packed_weights_bytes = weights->packed_bytes();
+  }
   if (plan == nullptr) return info;
   info.prepared = true;
   info.arena_bytes = plan->memory.arena_bytes;

@@ -125,7 +125,9 @@ def bench_json(accel, model):
         fail(f"exit code {proc.returncode}, want 0")
     result = json.loads(proc.stdout)  # exactly one object, nothing else on stdout
     keys = ["create_ms", "first_run_ms", "median_ms", "p90_ms", "min_ms", "peak_rss_mib",
-            "threads", "model", "iters", "warmup"]
+            "threads", "model", "iters", "warmup", "arena_bytes", "arena_lower_bound_bytes",
+            "weights_bytes", "packed_weights_bytes", "heap_allocs_per_run",
+            "page_faults_per_run", "idle_cpu_ms_per_s"]
     for key in keys:
         if key not in result:
             fail(f"key '{key}' missing")
@@ -133,6 +135,8 @@ def bench_json(accel, model):
         fail("latencies are not ordered min <= median <= p90")
     if result["iters"] != 3 or result["warmup"] != 1 or result["peak_rss_mib"] <= 0:
         fail("iters/warmup/peak_rss_mib wrong")
+    if result["weights_bytes"] <= 0 or result["arena_bytes"] < result["arena_lower_bound_bytes"]:
+        fail("weights_bytes or the arena figures are wrong")
 
 
 def profile_json(accel, model):

@@ -174,6 +174,10 @@ TEST_CASE("Session::Create packs the weights, so the first run packs nothing", "
   const WeightCacheStats prepared = GetWeightCacheStats();
   CHECK(prepared.packs - before.packs == kLayers);
   CHECK(model.internal_impl().weights->packed_bytes() > 0);
+  // Reported through the public API before any run.
+  const MemoryInfo info = session->memory_info();
+  CHECK(info.weights_bytes == WeightBytes(kChannels, kLayers));
+  CHECK(info.packed_weights_bytes >= static_cast<size_t>(kLayers) * kChannels * kChannels * 9 * 4);
   const std::vector<float> out = RunOnce(*session, kChannels);
   CHECK(GetWeightCacheStats().packs == prepared.packs);
   // The warm-up skipped the convolutions themselves; the first run computes them: same result as

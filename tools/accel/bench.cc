@@ -43,7 +43,9 @@ Options:
                      first_run_ms, median_ms, p90_ms, min_ms, peak_rss_mib,
                      idle_cpu_ms_per_s (process CPU time during a 1 s sleep after the last run),
                      arena_bytes and arena_lower_bound_bytes (the memory plan of the
-                     activations), and for up to 20 more runs with outputs bound to buffers
+                     activations), weights_bytes and packed_weights_bytes (the model's
+                     constants as stored and as packed for the kernels), and for up to 20
+                     more runs with outputs bound to buffers
                      allocated once (a frame loop): heap_allocs_per_run (every malloc/new of
                      the process; -1 in sanitizer builds), heap_allocs_per_run_runtime_libs (of
                      those, called from oneDNN or libgomp) and page_faults_per_run (minor
@@ -264,11 +266,13 @@ int BenchCommand(std::span<const std::string> args) {
         "{\"model\": %s, \"threads\": %d, \"warmup\": %lld, \"iters\": %lld, \"create_ms\": %.4f, "
         "\"first_run_ms\": %.4f, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"min_ms\": %.4f, "
         "\"peak_rss_mib\": %.2f, \"idle_cpu_ms_per_s\": %.2f, \"arena_bytes\": %zu, "
-        "\"arena_lower_bound_bytes\": %zu, \"heap_allocs_per_run\": %.2f, "
+        "\"arena_lower_bound_bytes\": %zu, \"weights_bytes\": %zu, "
+        "\"packed_weights_bytes\": %zu, \"heap_allocs_per_run\": %.2f, "
         "\"heap_allocs_per_run_runtime_libs\": %.2f, \"page_faults_per_run\": %.2f}\n",
         JsonQuote(path).c_str(), session->num_threads(), static_cast<long long>(*warmup),
         static_cast<long long>(*iters), create_ms, first_run_ms, median, p90, samples.front(), rss,
-        idle_cpu, memory.arena_bytes, memory.arena_lower_bound_bytes, steady->heap_allocs_per_run,
+        idle_cpu, memory.arena_bytes, memory.arena_lower_bound_bytes, memory.weights_bytes,
+        memory.packed_weights_bytes, steady->heap_allocs_per_run,
         steady->runtime_lib_allocs_per_run, steady->page_faults_per_run);
   } else {
     std::printf("model        %s\n", path.c_str());
@@ -285,6 +289,9 @@ int BenchCommand(std::span<const std::string> args) {
     std::printf("arena        %.2f MiB (lower bound %.2f MiB)\n",
                 static_cast<double>(memory.arena_bytes) / (1024.0 * 1024.0),
                 static_cast<double>(memory.arena_lower_bound_bytes) / (1024.0 * 1024.0));
+    std::printf("weights      %.2f MiB as stored, %.2f MiB packed\n",
+                static_cast<double>(memory.weights_bytes) / (1024.0 * 1024.0),
+                static_cast<double>(memory.packed_weights_bytes) / (1024.0 * 1024.0));
     std::printf(
         "steady state %.2f heap allocations per run (%.2f of them in oneDNN/libgomp), %.2f page "
         "faults per run (outputs bound)\n",

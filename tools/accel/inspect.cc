@@ -175,6 +175,10 @@ void PrintMemoryPlan(const Model& model, const std::vector<std::string>& shapes)
   std::printf("\n  planned tensors          %d (%d written in place)\n", info.planned_tensors,
               info.inplace_tensors);
   std::printf("  dynamic nodes            %d (allocate per run)\n", info.dynamic_nodes);
+  std::printf("  weights_bytes            %zu (%.2f MiB, as stored)\n", info.weights_bytes,
+              mib(info.weights_bytes));
+  std::printf("  packed_weights_bytes     %zu (%.2f MiB, in the layouts the kernels chose)\n",
+              info.packed_weights_bytes, mib(info.packed_weights_bytes));
 }
 
 int InspectCommand(std::span<const std::string> args) {
