@@ -49,6 +49,10 @@ int64_t ElementCount(std::span<const int64_t> shape);
 // "[1,3,224,224]"
 std::string ShapeToString(std::span<const int64_t> shape);
 
+namespace internal {
+struct TensorAccess;  // libaccel's internal access (src/core/tensor_access.h)
+}  // namespace internal
+
 class Tensor {
  public:
   // An empty tensor: dtype kUndefined, no data.
@@ -105,6 +109,7 @@ class Tensor {
   Result<Tensor> Reshaped(Shape shape) const;
 
  private:
+  friend struct internal::TensorAccess;
   DType dtype_ = DType::kUndefined;
   Shape shape_;
   void* data_ = nullptr;

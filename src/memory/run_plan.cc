@@ -10,6 +10,7 @@
 #include "core/infer_context.h"
 #include "core/layout.h"
 #include "core/node_eval.h"
+#include "core/tensor_access.h"
 
 namespace accel::memory {
 
@@ -307,7 +308,12 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
         p.mode[n] = NodeMode::kView;
         continue;
       }
-      // A view of a fed input or a dynamic value: the kernel aliases it per run.
+      if (same_bytes &&
+          (p.storage[in0] == Storage::kInput || p.storage[in0] == Storage::kInputView)) {
+        p.storage[out] = Storage::kInputView;
+        continue;
+      }
+      // A view of a dynamic value: the kernel aliases it per run.
       p.storage[out] = Storage::kDynamic;
       continue;
     }
@@ -369,6 +375,10 @@ Status BindArena(RunPlan& plan, std::byte* base) {
     plan.values[v] = Tensor::View(plan.types[v].dtype, plan.physical[v], origin + plan.offset[v]);
   }
   for (size_t v = 0; v < num_values; ++v) {
+    if (plan.storage[v] == Storage::kInputView && plan.values[v].empty()) {
+      plan.values[v] =
+          Tensor::View(plan.types[v].dtype, plan.physical[v], static_cast<void*>(nullptr));
+    }
     if (plan.storage[v] != Storage::kView) continue;
     plan.values[v] =
         Tensor::View(plan.types[v].dtype, plan.physical[v], plan.values[plan.view_root[v]].data());
@@ -381,6 +391,12 @@ Status BindArena(RunPlan& plan, std::byte* base) {
 Status RunStaticNode(const core::Graph& g, size_t n, RunPlan& plan, core::Kernel& kernel,
                      int num_threads) {
   const Node& node = g.nodes[n];
+  if (node.outputs.size() == 1 && node.outputs[0] != kNoValue &&
+      plan.storage[node.outputs[0]] == Storage::kInputView) {
+    internal::TensorAccess::Repoint(plan.values[node.outputs[0]],
+                                    const_cast<void*>(plan.values[node.inputs[0]].data()));
+    return Status::Ok();
+  }
   // A view op computing into a planned buffer (a graph output): its shapes were checked when
   // the plan was built, so the bytes are copied without the kernel, whose Tensor of the new
   // shape would allocate every run.

@@ -52,6 +52,9 @@ enum class Storage : uint8_t {
   kView,      // a view of view_root[v] (arena or constant), prebuilt
   kOutput,    // a graph output of a static node: a bound view or allocated per run
   kDynamic,   // allocated by its (dynamic or aliasing) node per run
+  // A view of a fed input (or of another such view): prebuilt with its shape and re-pointed at
+  // the input's bytes when its node runs, so a run allocates nothing for it.
+  kInputView,
 };
 
 enum class NodeMode : uint8_t { kPrecomputed, kView, kStatic, kDynamic };

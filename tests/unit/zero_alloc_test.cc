@@ -72,6 +72,36 @@ TEST_CASE("Runs with bound outputs allocate nothing (elementwise chain and views
   CHECK(outputs[0].tensor.data() == y.data());
 }
 
+TEST_CASE("A Reshape of a fed input is re-pointed, not rebuilt, each run", "[memory][alloc]") {
+  // x -> Reshape -> Unsqueeze -> Relu -> y: the two views of the caller's input.
+  GraphBuilder b(13, 2);
+  b.Input("x", {2, 6});
+  b.Node("Reshape", {"x", b.Ints("shape", {2}, {3, 4})}, "rs");
+  b.Node("Unsqueeze", {"rs", b.Ints("axes", {1}, {0})}, "u");
+  b.Node("Relu", {"u"}, "y");
+  b.Output("y");
+  Model model = b.Require(0);
+  Result<Session> session = Session::Create(model, {.num_threads = 1});
+  REQUIRE(session.ok());
+  std::vector<float> x1 = Ramp(12), x2(12), y(12, 0.0f);
+  for (size_t i = 0; i < x2.size(); ++i) x2[i] = 1.0f - x1[i];
+  std::vector<NamedTensor> outputs = {{"y", Tensor::View(DType::kFloat32, {1, 3, 4}, y.data())}};
+  // Built once: the count covers Session::Run alone.
+  const std::vector<NamedTensor> in1 = {{"x", Tensor::View(DType::kFloat32, {2, 6}, x1.data())}};
+  const std::vector<NamedTensor> in2 = {{"x", Tensor::View(DType::kFloat32, {2, 6}, x2.data())}};
+  REQUIRE(session->Run(in1, outputs).ok());
+  Status status;
+  // Alternating buffers: each run's views must follow the input it was given.
+  AllocCount count =
+      Count100([&, i = 0]() mutable { status = session->Run(++i % 2 ? in2 : in1, outputs); });
+  REQUIRE(status.ok());
+  CHECK(count.libaccel == 0);
+  REQUIRE(session->Run(in2, outputs).ok());
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == std::max(0.0f, x2[i]));
+  REQUIRE(session->Run(in1, outputs).ok());
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == std::max(0.0f, x1[i]));
+}
+
 // Direct convolution, 3x3, pad 1, stride 1, then Relu: the reference.
 std::vector<float> ConvRelu(const std::vector<float>& x, const std::vector<float>& w, int64_t c,
                             int64_t m, int64_t h) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "backends/cpu/data_movement.h"
+#include "backends/cpu/small_vector.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -39,11 +40,13 @@ Status ComputeExpand(core::KernelContext& ctx, const core::Attributes& attrs, in
   const Tensor& in = ctx.input(0);
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   int64_t elem = static_cast<int64_t>(DTypeSize(in.dtype()));
-  size_t offset = out->shape().size() - in.shape().size();
-  std::vector<int64_t> in_strides = core::Strides(in.shape());
-  std::vector<int64_t> strides(out->shape().size(), 0);
-  for (size_t d = 0; d < in.shape().size(); ++d) {
-    strides[d + offset] = in.shape()[d] == 1 ? 0 : in_strides[d] * elem;
+  const size_t offset = out->shape().size() - in.shape().size();
+  // Inline up to rank 8: a steady run allocates nothing.
+  DimVector strides(out->shape().size(), 0);
+  int64_t step = elem;
+  for (size_t d = in.shape().size(); d-- > 0;) {
+    strides[d + offset] = in.shape()[d] == 1 ? 0 : step;
+    step *= in.shape()[d];
   }
   dm::StridedCopy(out->data(), in.data(), out->shape(), strides, static_cast<size_t>(elem));
   return Status::Ok();
