@@ -68,9 +68,6 @@ class Tensor {
   static Tensor View(DType dtype, Shape shape, void* data);
   // Const overload: libaccel never writes through an input view.
   static Tensor View(DType dtype, Shape shape, const void* data);
-  // Wraps `data` without copying; `owner` keeps it alive for as long as any copy of the tensor
-  // exists (the tensor is owning, not a view). `data` must be suitably aligned for `dtype`.
-  static Tensor Adopt(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner);
   // Copies `values` into a new owning tensor; values.size() must equal the shape's element count.
   template <typename T>
   static Result<Tensor> FromVector(DType dtype, Shape shape, std::span<const T> values);

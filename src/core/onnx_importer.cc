@@ -164,9 +164,9 @@ Result<AttributeValue> ReadAttribute(const onnx::AttributeProto& a, const std::s
 
 class Importer {
  public:
-  // Takes the initializers' bytes out of `model`, or from `raw_data` (per initializer, from
-  // SplitRawData) when given.
-  Importer(onnx::ModelProto& model, const OnnxImportOptions& options,
+  // `raw_data` (per initializer, from SplitRawData; nullptr when the model was parsed whole)
+  // holds the initializers' bytes that the parsed `model` lacks.
+  Importer(const onnx::ModelProto& model, const OnnxImportOptions& options,
            const std::vector<std::span<const std::byte>>* raw_data)
       : model_(model), base_dir_(options.base_dir), raw_data_(raw_data) {}
 
@@ -180,7 +180,7 @@ class Importer {
                          "' is not supported");
     }
     ACCEL_RETURN_IF_ERROR(ReadInputs(g));
-    ACCEL_RETURN_IF_ERROR(ReadInitializers(*model_.mutable_graph()));
+    ACCEL_RETURN_IF_ERROR(ReadInitializers(g));
     ACCEL_RETURN_IF_ERROR(ReadOutputs(g));
     for (const onnx::NodeProto& node : g.node()) ACCEL_RETURN_IF_ERROR(ReadNode(node));
     ACCEL_RETURN_IF_ERROR(ReadValueInfo(g));
@@ -216,19 +216,18 @@ class Importer {
   }
 
   // After ReadInputs: an initializer that is also an input keeps both roles.
-  Status ReadInitializers(onnx::GraphProto& g) {
+  Status ReadInitializers(const onnx::GraphProto& g) {
     for (int i = 0; i < g.initializer_size(); ++i) {
-      onnx::TensorProto& init = *g.mutable_initializer(i);
+      const onnx::TensorProto& init = g.initializer(i);
       if (init.name().empty()) return InvalidModel("an initializer has an empty name");
       const int v = graph_.GetOrAddValue(init.name());
       Value& value = graph_.values[v];
       if (value.constant) {
         return InvalidModel("initializer '" + init.name() + "' is defined twice");
       }
-      Result<Tensor> read = raw_data_ && (*raw_data_)[i].data() != nullptr
-                                ? TensorFromProto(init, base_dir_, (*raw_data_)[i])
-                                : TakeTensorFromProto(init, base_dir_);
-      ACCEL_ASSIGN_OR_RETURN(Tensor t, std::move(read));
+      std::optional<std::span<const std::byte>> raw;
+      if (raw_data_ && (*raw_data_)[i].data() != nullptr) raw = (*raw_data_)[i];
+      ACCEL_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, base_dir_, raw));
       if (value.type.dtype != DType::kUndefined && value.type.dtype != t.dtype()) {
         return InvalidModel("initializer '" + init.name() + "' has dtype " + DTypeName(t.dtype()) +
                             " but graph input '" + init.name() + "' declares " +
@@ -306,7 +305,7 @@ class Importer {
     return Status::Ok();
   }
 
-  onnx::ModelProto& model_;
+  const onnx::ModelProto& model_;
   const std::string base_dir_;
   const std::vector<std::span<const std::byte>>* raw_data_;
   std::map<std::string, int> opsets_;

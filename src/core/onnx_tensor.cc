@@ -293,23 +293,6 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type) {
   return Unsupported("ONNX data type " + name + " is not supported");
 }
 
-Result<Tensor> TakeTensorFromProto(onnx::TensorProto& proto, const std::string& base_dir) {
-  const bool movable = proto.data_location() != onnx::TensorProto::EXTERNAL &&
-                       proto.has_raw_data() && !proto.raw_data().empty();
-  if (!movable) return TensorFromProto(proto, base_dir);
-  // The checks of the copying path (dtype, size against dims), without the copy.
-  const std::string label = TensorLabel(proto);
-  Result<DType> dtype = DTypeFromOnnx(proto.data_type());
-  if (!dtype.ok()) return WithPrefix(label, dtype.status());
-  if (proto.has_segment()) return Unsupported(label + ": segmented tensors are not supported");
-  ACCEL_ASSIGN_OR_RETURN(uint64_t count, CheckedElementCount(proto, DTypeSize(*dtype)));
-  if (proto.raw_data().size() != count * DTypeSize(*dtype)) return TensorFromProto(proto, base_dir);
-  auto bytes = std::make_shared<std::string>(std::move(*proto.mutable_raw_data()));
-  void* data = bytes->data();
-  return Tensor::Adopt(*dtype, Shape(proto.dims().begin(), proto.dims().end()), data,
-                       std::move(bytes));
-}
-
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir) {
   return TensorFromProto(proto, base_dir, std::nullopt);
 }

@@ -28,10 +28,6 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
                                std::optional<std::span<const std::byte>> raw_data);
 
-// Like TensorFromProto, but moves raw_data's bytes out of `proto` into the tensor instead of
-// copying them: a model's weights are then neither copied nor freed a second time at load.
-Result<Tensor> TakeTensorFromProto(onnx::TensorProto& proto, const std::string& base_dir);
-
 // Reads a serialized TensorProto file (the ONNX backend-test input_N.pb / output_N.pb layout).
 // `name` receives the proto's name field.
 Result<Tensor> ReadTensorFile(const std::string& path, std::string* name);

@@ -136,15 +136,6 @@ Result<Tensor> Tensor::Create(DType dtype, Shape shape) {
   return t;
 }
 
-Tensor Tensor::Adopt(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
-  Tensor t;
-  t.dtype_ = dtype;
-  t.shape_ = std::move(shape);
-  t.data_ = data;
-  t.owner_ = std::move(owner);
-  return t;
-}
-
 Result<Tensor> Tensor::Zeros(DType dtype, Shape shape) {
   ACCEL_ASSIGN_OR_RETURN(Tensor t, Create(dtype, std::move(shape)));
   std::memset(t.data_, 0, t.byte_size());
