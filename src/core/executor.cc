@@ -74,13 +74,12 @@ Status Executor::Prepare(std::span<const Shape* const> shapes) {
 
 void Executor::WarmUp() {
   const Graph& g = model_->graph;
-  std::vector<Shape> shapes;
-  for (const Shape* s : bound_shapes_) shapes.push_back(*s);
   std::vector<NamedTensor> inputs;
   for (size_t k = 0; k < g.inputs.size(); ++k) {
     const Value& v = g.values[g.inputs[k]];
-    if (v.constant) continue;
-    Result<Tensor> zeros = Tensor::Zeros(v.type.dtype, shapes[k]);
+    // A defaulted input runs on its constant unless Prepare was given a shape for it.
+    if (v.constant && bound_shapes_[k] == &v.constant->shape()) continue;
+    Result<Tensor> zeros = Tensor::Zeros(v.type.dtype, *bound_shapes_[k]);
     if (!zeros.ok()) return;
     inputs.push_back({v.name, *std::move(zeros)});
   }
