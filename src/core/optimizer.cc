@@ -15,13 +15,17 @@ struct PassEntry {
   const char* name;
   int level;
   PassFn run;
+  // Rounds the pass may run, with types re-inferred in between. Folding needs more than one: a
+  // Reshape whose shape subgraph folded only gets a known output type after re-inference, and
+  // only then can the Shape of that output (the next block's subgraph) fold.
+  int max_rounds = 1;
 };
 
 // Pass order. Folding first: a Reshape whose shape subgraph folds may turn out to be a no-op,
 // and folding already removes no-ops over constants. Dead-code elimination then drops what
 // both left unused, so the pattern passes after it see the plain graph.
 constexpr PassEntry kPasses[] = {
-    {"constant_folding", 1, RunConstantFolding},
+    {"constant_folding", 1, RunConstantFolding, 8},
     {"eliminate_noops", 1, RunEliminateNoOps},
     {"dead_code_elimination", 1, RunDeadCodeElimination},
     {"fold_batchnorm", 1, RunFoldBatchNorm},
@@ -150,18 +154,22 @@ Status Optimize(internal::ModelImpl& model, const OptimizerOptions& options,
     if (p.level > options.level) continue;
     const std::vector<std::string>& off = options.disabled_passes;
     if (std::find(off.begin(), off.end(), p.name) != off.end()) continue;
-    PassContext ctx(model);
-    Status s = p.run(model.graph, ctx);
-    if (!s.ok())
-      return Status(s.code(), std::string("optimizer pass ") + p.name + ": " + s.message());
-    report.push_back({p.name, ctx.rewrites()});
-    if (ctx.rewrites() == 0) continue;
-    changed = true;
-    EraseNodes(model.graph, ctx.removed());
-    s = Rebind(model);
-    if (!s.ok()) {
-      return Status(s.code(), std::string("after optimizer pass ") + p.name + ": " + s.message());
+    int rewrites = 0;
+    for (int round = 0; round < p.max_rounds; ++round) {
+      PassContext ctx(model);
+      Status s = p.run(model.graph, ctx);
+      if (!s.ok())
+        return Status(s.code(), std::string("optimizer pass ") + p.name + ": " + s.message());
+      if (ctx.rewrites() == 0) break;
+      rewrites += ctx.rewrites();
+      changed = true;
+      EraseNodes(model.graph, ctx.removed());
+      s = Rebind(model);
+      if (!s.ok()) {
+        return Status(s.code(), std::string("after optimizer pass ") + p.name + ": " + s.message());
+      }
     }
+    report.push_back({p.name, rewrites});
   }
   if (changed) ReleaseUnusedConstants(model.graph);
   return Status::Ok();

@@ -182,6 +182,31 @@ TEST_CASE("constant_folding folds constant subgraphs and shape subgraphs of know
   CheckSameAsUnoptimized(b, 1);
 }
 
+TEST_CASE("constant_folding folds a shape subgraph over the output of a folded Reshape") {
+  // Two blocks as exported by PyTorch's view(): the second Shape reads the first Reshape's
+  // output, whose type is only known once the first subgraph has folded.
+  Builder b;
+  b.Input("x", {2, 3, 4});
+  for (const std::string p : {"a", "b"}) {
+    const std::string in = p == "a" ? "x" : "ra";
+    b.Node("Shape", {in}, "s" + p);
+    *b.Node("Gather", {"s" + p, b.Ints("i" + p, {1}, {0})}, "g" + p)->add_attribute() =
+        IntAttr("axis", 0);
+    *b.Node("Concat", {"g" + p, b.Ints("m" + p, {1}, {-1})}, "shape" + p)->add_attribute() =
+        IntAttr("axis", 0);
+    b.Node("Reshape", {in, "shape" + p}, "r" + p);
+  }
+  b.Node("Relu", {"rb"}, "y");
+  b.Output("y");
+
+  // Without eliminate_noops, which would drop the second (no-op) Reshape.
+  Model model = Load(b, 1, {"eliminate_noops"});
+  CHECK(Rewrites(model, "constant_folding") == 6);
+  REQUIRE(NodeCount(model) == 3);  // two Reshapes and the Relu
+  for (const core::Node& node : model.internal_impl().graph.nodes) CHECK(node.op_type != "Shape");
+  CheckSameAsUnoptimized(b, 1);
+}
+
 TEST_CASE("constant_folding leaves overridable initializers, symbolic shapes and blow-ups") {
   Builder b;
   b.Input("x", {"N", 3});
