@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,6 +61,9 @@ class Graph {
   std::vector<Value> values;
   std::vector<int> inputs;   // values fed by the caller (some may also hold a default constant)
   std::vector<int> outputs;  // values returned to the caller
+  // The importer's block of initializer bytes (constant_block.h), for CompactConstantBlock;
+  // only compared against, never read through (it may have been freed).
+  std::span<const std::byte> constant_block;
 
   // Returns the index of the value named `name`, creating it if needed.
   int GetOrAddValue(const std::string& name);

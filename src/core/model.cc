@@ -7,7 +7,9 @@
 
 #include "backends/cpu/cpu_features.h"
 #include "backends/cpu/cpu_registry.h"
+#include "core/constant_block.h"
 #include "core/graph_inference.h"
+#include "core/mapped_file.h"
 #include "core/model_impl.h"
 #include "core/onnx_importer.h"
 #include "memory/weight_cache.h"
@@ -76,6 +78,8 @@ Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
   for (int v : model.graph.inputs) inputs_before.push_back(model.graph.values[v].name);
   core::OptimizerOptions optimizer{options.optimization_level, options.disabled_passes};
   ACCEL_RETURN_IF_ERROR(core::Optimize(model, optimizer, model.optimizer_report));
+  ACCEL_RETURN_IF_ERROR(core::CompactConstantBlock(model.graph, model.graph.constant_block));
+  model.graph.constant_block = {};
   for (const std::string& name : inputs_before) {
     const int v = model.graph.FindValue(name);
     if (!std::ranges::count(model.graph.inputs, v)) model.folded_inputs.push_back(name);
@@ -115,11 +119,10 @@ Model Model::FromImpl(internal::ModelImpl impl) {
 
 Result<Model> Model::Load(const std::string& path, const LoadOptions& options) {
   try {
-    size_t size = 0;
-    ACCEL_ASSIGN_OR_RETURN(memory::Arena bytes, core::ReadFileToArena(path, &size));
-    std::string dir = std::filesystem::path(path).parent_path().string();
+    ACCEL_ASSIGN_OR_RETURN(core::MappedFile file, core::MappedFile::Open(path));
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
     if (dir.empty()) dir = ".";
-    return LoadBytes(std::span<const std::byte>(bytes.data(), size), dir, path, options);
+    return LoadBytes(file.bytes(), dir.string(), path, options);
   } catch (const std::exception& e) {
     return Internal(path + ": " + e.what());
   }

@@ -1,19 +1,16 @@
 #include "core/onnx_importer.h"
 
-#include <fcntl.h>
 #include <onnx/onnx_pb.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <system_error>
 
+#include "core/constant_block.h"
+#include "core/mapped_file.h"
 #include "core/onnx_tensor.h"
 #include "core/onnx_wire.h"
 
@@ -217,6 +214,8 @@ class Importer {
 
   // After ReadInputs: an initializer that is also an input keeps both roles.
   Status ReadInitializers(const onnx::GraphProto& g) {
+    ConstantBlock block(raw_data_ ? std::span(*raw_data_)
+                                  : std::span<const std::span<const std::byte>>());
     for (int i = 0; i < g.initializer_size(); ++i) {
       const onnx::TensorProto& init = g.initializer(i);
       if (init.name().empty()) return InvalidModel("an initializer has an empty name");
@@ -227,7 +226,9 @@ class Importer {
       }
       std::optional<std::span<const std::byte>> raw;
       if (raw_data_ && (*raw_data_)[i].data() != nullptr) raw = (*raw_data_)[i];
-      ACCEL_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, base_dir_, raw));
+      // Only raw bytes were counted into the block.
+      ACCEL_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, base_dir_, raw,
+                                                       raw ? block.allocator() : Tensor::Create));
       if (value.type.dtype != DType::kUndefined && value.type.dtype != t.dtype()) {
         return InvalidModel("initializer '" + init.name() + "' has dtype " + DTypeName(t.dtype()) +
                             " but graph input '" + init.name() + "' declares " +
@@ -236,6 +237,7 @@ class Importer {
       value.type = TensorType::Known(t.dtype(), t.shape());
       value.constant = std::move(t);
     }
+    graph_.constant_block = block.memory();
     return Status::Ok();
   }
 
@@ -337,54 +339,10 @@ Result<Graph> ImportOnnx(std::span<const std::byte> bytes, const OnnxImportOptio
   return Importer(model, options, split ? &split->raw_data : nullptr).Run();
 }
 
-namespace {
-
-Status CheckRegularFile(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) return NotFound(path + ": no such file");
-  if (std::filesystem::is_directory(status)) return IoError(path + ": is a directory");
-  // Opening a FIFO or device could block forever or never end.
-  if (!std::filesystem::is_regular_file(status)) return IoError(path + ": not a regular file");
-  return Status::Ok();
-}
-
-}  // namespace
-
-Result<memory::Arena> ReadFileToArena(const std::string& path, size_t* size) {
-  ACCEL_RETURN_IF_ERROR(CheckRegularFile(path));
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError(path + ": cannot open for reading");
-  struct stat st {};
-  memory::Arena arena;
-  Status status =
-      fstat(fd, &st) == 0 ? Status::Ok() : IoError(path + ": cannot determine the file size");
-  const size_t bytes = status.ok() ? static_cast<size_t>(st.st_size) : 0;
-  if (status.ok()) status = arena.Reserve(std::max<size_t>(bytes, 1));
-  size_t done = 0;
-  while (status.ok() && done < bytes) {
-    const ssize_t got = read(fd, arena.data() + done, bytes - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) status = IoError(path + ": read failed (the file shrank while being read?)");
-    if (got > 0) done += static_cast<size_t>(got);
-  }
-  close(fd);
-  ACCEL_RETURN_IF_ERROR(status);
-  *size = bytes;
-  return arena;
-}
-
 Result<std::string> ReadFile(const std::string& path) {
-  ACCEL_RETURN_IF_ERROR(CheckRegularFile(path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(path + ": cannot open for reading");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) return IoError(path + ": cannot determine the file size");
-  in.seekg(0, std::ios::beg);
-  std::string bytes(static_cast<size_t>(size), '\0');
-  if (size > 0 && !in.read(bytes.data(), size)) return IoError(path + ": read failed");
-  return bytes;
+  ACCEL_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  const std::span<const std::byte> bytes = file.bytes();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 }  // namespace accel::core

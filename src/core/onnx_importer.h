@@ -7,7 +7,6 @@
 
 #include "accel/status.h"
 #include "core/graph.h"
-#include "memory/arena.h"
 
 namespace accel::core {
 
@@ -30,9 +29,5 @@ Result<Graph> ImportOnnx(std::span<const std::byte> bytes, const OnnxImportOptio
 
 // Reads a whole file, with the path in any error.
 Result<std::string> ReadFile(const std::string& path);
-
-// Reads a whole file into arena memory (huge pages when large): a model file is copied once,
-// without zero-filling a buffer first or faulting in 4 KiB pages one at a time.
-Result<memory::Arena> ReadFileToArena(const std::string& path, size_t* size);
 
 }  // namespace accel::core

@@ -299,6 +299,12 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
 
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
                                std::optional<std::span<const std::byte>> raw_data) {
+  return TensorFromProto(proto, base_dir, raw_data, Tensor::Create);
+}
+
+Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
+                               std::optional<std::span<const std::byte>> raw_data,
+                               const TensorAllocator& allocate) {
   const std::string label = TensorLabel(proto);
   const bool has_raw = raw_data.has_value() || proto.has_raw_data();
   const std::span<const std::byte> raw =
@@ -331,7 +337,7 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
     }
   }
 
-  Result<Tensor> created = Tensor::Create(*dtype, Shape(proto.dims().begin(), proto.dims().end()));
+  Result<Tensor> created = allocate(*dtype, Shape(proto.dims().begin(), proto.dims().end()));
   if (!created.ok()) return WithPrefix(label, created.status());
   Tensor tensor = std::move(created).value();
   if (external) {

@@ -3,6 +3,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,12 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string
 // nullopt reads the proto's own field.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
                                std::optional<std::span<const std::byte>> raw_data);
+// Where a tensor's memory comes from: Tensor::Create, or a caller's block of memory.
+using TensorAllocator = std::function<Result<Tensor>(DType, Shape)>;
+// The same, with the tensor's memory from `allocate` (called once, after every size check).
+Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
+                               std::optional<std::span<const std::byte>> raw_data,
+                               const TensorAllocator& allocate);
 
 // Reads a serialized TensorProto file (the ONNX backend-test input_N.pb / output_N.pb layout).
 // `name` receives the proto's name field.

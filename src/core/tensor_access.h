@@ -1,6 +1,9 @@
 // What libaccel itself may do to a Tensor beyond its public API.
 #pragma once
 
+#include <memory>
+#include <utility>
+
 #include "accel/tensor.h"
 
 namespace accel::internal {
@@ -12,6 +15,16 @@ struct TensorAccess {
   static void Repoint(Tensor& t, void* data) {
     t.data_ = data;
     t.owner_.reset();
+  }
+  // An owning tensor over `data`, which stays valid while `owner` lives: a tensor inside a
+  // block shared with others (the model's constants are read into one huge-page block).
+  static Tensor Adopt(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
+    Tensor t;
+    t.dtype_ = dtype;
+    t.shape_ = std::move(shape);
+    t.data_ = data;
+    t.owner_ = std::move(owner);
+    return t;
   }
 };
 

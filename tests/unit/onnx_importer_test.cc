@@ -448,6 +448,10 @@ TEST_CASE("ReadFile reports the path and never blocks on special files", "[onnx_
   Result<std::string> bytes = ReadFile((dir.path() / "f.bin").string());
   REQUIRE(bytes.ok());
   CHECK(*bytes == std::string("ab\0c", 4));
+  WriteBytes(dir.path() / "empty", "");
+  Result<std::string> empty = ReadFile((dir.path() / "empty").string());
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
   RequireError(ReadFile((dir.path() / "nope").string()).status(), StatusCode::kNotFound, {"nope"});
   RequireError(ReadFile(dir.path().string()).status(), StatusCode::kIoError, {dir.path().string()});
   const fs::path fifo = dir.path() / "fifo";
