@@ -47,6 +47,9 @@ enum class LayoutSupport : uint8_t {
   kConcat,
   // The layout conversion op itself.
   kReorder,
+  // Channels picked from inputs concatenated along channels (accel.ChannelPick): inputs and
+  // output share one layout.
+  kChannelPick,
 };
 
 }  // namespace accel::core

@@ -11,6 +11,8 @@
 // - elementwise ops and channel Concat: blocked when an input is blocked and every other input
 //   is blocked too, can be reordered to blocked (same channel count) or is one broadcast
 //   element; otherwise plain.
+// - ChannelPick (the channel shuffle and split, fused first by FuseChannelPicks): blocked when
+//   an input is blocked and every input can be; its inputs then all are.
 // - everything else, and every graph output, is plain.
 // The rule is greedy: it does not weigh a reorder's cost against the blocked op's gain. What it
 // buys is measured by the benchmarks (benchmarks/README.md).
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "core/optimizer.h"
+#include "core/passes/channel_pick.h"
 
 namespace accel::core {
 
@@ -77,13 +80,21 @@ class LayoutPlanner {
     for (const Node& node : g_.nodes) slots += node.inputs.size();
     g_.nodes.reserve(original + slots);
     for (size_t n = 0; n < original; ++n) {
-      const OpDef* def = ctx_.op_def(n);
-      PlanNode(n, def ? def->layouts : LayoutSupport::kPlainOnly);
+      if (!ctx_.IsRemoved(n)) PlanNode(n, Support(n));
     }
     return Status::Ok();
   }
 
  private:
+  // What node n's op can do with layouts. Nodes FuseChannelPicks rewrote still have the OpDef
+  // of the op they replaced bound.
+  LayoutSupport Support(size_t n) const {
+    const Node& node = g_.nodes[n];
+    if (node.domain == "accel" && node.op_type == "ChannelPick") return LayoutSupport::kChannelPick;
+    const OpDef* def = ctx_.op_def(n);
+    return def ? def->layouts : LayoutSupport::kPlainOnly;
+  }
+
   void PlanNode(size_t n, LayoutSupport support) {
     switch (support) {
       case LayoutSupport::kConv:
@@ -94,6 +105,8 @@ class LayoutPlanner {
         return PlanElementwise(n, false);
       case LayoutSupport::kConcat:
         return PlanElementwise(n, true);
+      case LayoutSupport::kChannelPick:
+        return PlanChannelPick(n);
       case LayoutSupport::kPlainOnly:
       case LayoutSupport::kReorder:
         return RequireAll(n, Layout::kPlain);
@@ -151,14 +164,28 @@ class LayoutPlanner {
     SetOutput(n, Layout::kBlocked);
   }
 
+  // Picks copy whole planes from any channel into any channel, so padding is no obstacle.
+  void PlanChannelPick(size_t n) {
+    const Node& node = g_.nodes[n];
+    const int y = node.outputs[0];
+    bool any_blocked = false, ok = Blockable(g_, y) && !uses_.is_graph_output(y);
+    for (int v : node.inputs) {
+      ok = ok && Blockable(g_, v);
+      any_blocked |= Is(v, Layout::kBlocked);
+    }
+    const Layout layout = ok && any_blocked ? Layout::kBlocked : Layout::kPlain;
+    RequireAll(n, layout);
+    SetOutput(n, layout);
+  }
+
   bool Is(int v, Layout layout) const { return v != kNoValue && g_.values[v].layout == layout; }
 
   // Some consumer runs on blocked data (or passes it on), so producing it blocked can pay off.
   bool ConsumersTakeBlocked(int v) const {
     if (uses_.is_graph_output(v)) return false;
     for (const ValueUse& use : uses_.consumers(v)) {
-      const OpDef* def = ctx_.op_def(use.node);
-      const LayoutSupport s = def ? def->layouts : LayoutSupport::kPlainOnly;
+      if (ctx_.IsRemoved(use.node)) continue;
+      const LayoutSupport s = Support(use.node);
       if (s == LayoutSupport::kConv && use.input != 0 && use.input != 3) continue;
       if (s != LayoutSupport::kPlainOnly && s != LayoutSupport::kReorder) return true;
     }
@@ -207,6 +234,9 @@ class LayoutPlanner {
 
 }  // namespace
 
-Status RunPropagateLayouts(Graph& g, PassContext& ctx) { return LayoutPlanner(g, ctx).Run(); }
+Status RunPropagateLayouts(Graph& g, PassContext& ctx) {
+  FuseChannelPicks(g, ctx);
+  return LayoutPlanner(g, ctx).Run();
+}
 
 }  // namespace accel::core
