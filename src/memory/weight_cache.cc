@@ -24,65 +24,6 @@
 namespace accel::memory {
 
 // ---------------------------------------------------------------------------------------------
-// Hashing
-
-namespace {
-
-constexpr uint64_t kMulA = 0x9fb21c651e98df25ULL;
-constexpr uint64_t kMulB = 0xd6e8feb86659fd93ULL;
-constexpr uint64_t kMulC = 0xc2b2ae3d27d4eb4fULL;
-
-uint64_t Load64(const std::byte* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Avalanches every input bit over the whole word (a multiply-xorshift finalizer).
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 32;
-  x *= kMulA;
-  x ^= x >> 29;
-  x *= kMulB;
-  x ^= x >> 32;
-  return x;
-}
-
-}  // namespace
-
-Hash128 HashBytes(std::span<const std::byte> bytes, uint64_t seed) {
-  const std::byte* p = bytes.data();
-  size_t n = bytes.size();
-  // Four independent lanes keep four multiplies in flight per 32-byte stripe.
-  std::array<uint64_t, 4> lane = {seed + kMulA, seed ^ kMulB, seed - kMulC, ~seed};
-  while (n >= 32) {
-    for (size_t i = 0; i < 4; ++i) {
-      lane[i] = std::rotl(lane[i] + Load64(p + 8 * i) * kMulB, 31) * kMulA;
-    }
-    p += 32;
-    n -= 32;
-  }
-  uint64_t a = std::rotl(lane[0], 1) + std::rotl(lane[1], 7) + std::rotl(lane[2], 12) +
-               std::rotl(lane[3], 18);
-  uint64_t b = lane[0] ^ std::rotl(lane[1], 23) ^ std::rotl(lane[2], 37) ^ std::rotl(lane[3], 51);
-  while (n >= 8) {
-    a = std::rotl(a ^ (Load64(p) * kMulB), 27) * kMulA;
-    b = std::rotl(b + (Load64(p) * kMulC), 33) * kMulB;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t tail = 0;
-  if (n > 0) std::memcpy(&tail, p, n);
-  a ^= Mix(tail + n);
-  b ^= Mix(tail ^ kMulC);
-  const uint64_t len = bytes.size();
-  Hash128 h;
-  h.lo = Mix(a + std::rotl(b, 17) + len * kMulC);
-  h.hi = Mix(b ^ std::rotl(h.lo, 41) ^ (len * kMulA));
-  return h;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Process-wide state
 
 namespace {
@@ -374,7 +315,7 @@ WeightCacheStats GetWeightCacheStats() {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'C', 'C', 'E', 'L', 'W', 'C', '\0'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 
 struct FileHeader {
   char magic[8];

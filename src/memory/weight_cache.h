@@ -31,9 +31,9 @@
 // at once) only ever see complete files; the last rename wins, and both files are valid.
 // Write errors do not fail the run; they are reported in CacheFileStatus.
 //
-// File format, version 2 (native byte order, every integer little-endian on x86-64):
+// File format, version 3 (native byte order, every integer little-endian on x86-64):
 //   header, 128 bytes:
-//     char magic[8] = "ACCELWC\0"; u32 version = 1; u32 header_bytes = 128;
+//     char magic[8] = "ACCELWC\0"; u32 version = 3; u32 header_bytes = 128;
 //     u64 isa (dnnl::cpu_isa); u64 onednn_version (major << 32 | minor << 16 | patch);
 //     u64 model_fingerprint[2] (hash of the Model's constant hashes, in graph order);
 //     u64 entry_count; u64 table_offset (= 128); u64 file_bytes;
@@ -65,17 +65,9 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "memory/hash.h"
 
 namespace accel::memory {
-
-// A 128-bit non-cryptographic content hash (four 64-bit multiply-rotate lanes over 32-byte
-// stripes, then a mixing finalizer); ~8 GB/s on one core. Not resistant to crafted collisions.
-struct Hash128 {
-  uint64_t lo = 0;
-  uint64_t hi = 0;
-  friend bool operator==(const Hash128&, const Hash128&) = default;
-};
-Hash128 HashBytes(std::span<const std::byte> bytes, uint64_t seed = 0);
 
 // Packed weights handed to a kernel: `memory` is only valid while `owner` is alive.
 struct PackedWeightsRef {
