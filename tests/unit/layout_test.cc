@@ -189,5 +189,50 @@ TEST_CASE("Resize runs on blocked data: nearest directly, other modes on plain c
   }
 }
 
+TEST_CASE("A conv from blocked to plain data runs a jit kernel and reorders only its output",
+          "[layout]") {
+  // oneDNN has no jit kernel from blocked src to plain dst; the conv writes blocked dst and
+  // converts it, instead of letting oneDNN convert both sides (to nhwc for its brgconv).
+  for (const char* post : {"none", "Relu", "Add", "SiLU"}) {
+    DYNAMIC_SECTION(post) {
+      Builder b;
+      b.Input("x", {1, 24, 6, 5});
+      b.Input("skip", {1, 20, 6, 5});
+      b.Conv("x", 24, 24, "c");
+      b.Conv("c", 24, 20, "o", 1);
+      const std::string p = post;
+      if (p == "none") {
+        b.Node("Identity", {"o"}, "out");
+      } else if (p == "Relu") {
+        b.Node("Relu", {"o"}, "out");
+      } else if (p == "Add") {
+        b.Node("Add", {"o", "skip"}, "out");
+      } else {
+        b.Node("Sigmoid", {"o"}, "sig");
+        b.Node("Mul", {"o", "sig"}, "out");
+      }
+      b.Output("out");
+      Model model = b.Require(2);
+      CheckSameAsUnoptimized(b);
+      SessionOptions options;
+      options.num_threads = 1;
+      options.enable_profiling = true;
+      Result<Session> session = Session::Create(model, options);
+      REQUIRE(session.ok());
+      std::vector<float> x(24 * 30, 0.5f), skip(20 * 30, 0.25f);
+      std::vector<NamedTensor> inputs = {
+          {"x", Tensor::View(DType::kFloat32, Shape{1, 24, 6, 5}, x.data())},
+          {"skip", Tensor::View(DType::kFloat32, Shape{1, 20, 6, 5}, skip.data())}};
+      REQUIRE(session->Run(inputs).ok());
+      std::string last_conv;
+      for (const NodeProfile& n : session->Profile()) {
+        if (n.op_type.rfind("Conv", 0) == 0) last_conv = n.detail;
+      }
+      INFO(last_conv);
+      CHECK(last_conv.find(" | jit") != std::string::npos);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace accel
