@@ -77,19 +77,20 @@ void CheckSameAsUnoptimized(const Builder& b) {
 }
 
 TEST_CASE("ShuffleNetV2 blocks: shuffle and split become blocked channel picks", "[layout]") {
-  // Two blocks: conv 20 + conv 20 -> shuffle -> split -> (half, conv) -> shuffle -> conv.
+  // Two blocks: conv 20 + conv 20 -> shuffle -> split -> (half, conv) -> shuffle -> conv. The
+  // picks are large enough to be split between threads (the default thread count).
   const int64_t n = GENERATE(1, 2);
   Builder b;
-  b.Input("x", {n, 24, 7, 5});
+  b.Input("x", {n, 24, 15, 13});
   b.Conv("x", 24, 20, "a");
   b.Conv("x", 24, 20, "c");
   b.Concat({"a", "c"}, "cat1", -3);
-  b.Shuffle("cat1", n, 40, 7, 5, "s1");
+  b.Shuffle("cat1", n, 40, 15, 13, "s1");
   b.Slice("s1", 0, 20, "left");
   b.Slice("s1", 20, 40, "right");
   b.Conv("right", 20, 20, "branch");
   b.Concat({"left", "branch"}, "cat2");
-  b.Shuffle("cat2", n, 40, 7, 5, "s2");
+  b.Shuffle("cat2", n, 40, 15, 13, "s2");
   b.Conv("s2", 40, 8, "out");
   b.Output("out");
   Plan plan = PlanOf(b.Require(2));
