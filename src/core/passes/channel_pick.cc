@@ -1,5 +1,7 @@
 #include "core/passes/channel_pick.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -83,20 +85,13 @@ std::optional<Chain> FindChain(const Graph& g, const ValueUses& uses, const Pass
   return c;
 }
 
-// Runs the chain and the picks on V's element indices and reads which channel of V each
-// pick's output channel is; nullopt when some output channel is not one whole plane of V.
-std::optional<std::vector<std::vector<int64_t>>> TraceChannels(const Graph& g,
-                                                               const PassContext& ctx,
-                                                               const Chain& c) {
+// Runs the chain and the picks on the element indices in values[V] and reads which channel
+// of V each pick's output channel is; nullopt when some output channel is not one whole plane
+// of V.
+std::optional<std::vector<std::vector<int64_t>>> RunTrace(const Graph& g, const PassContext& ctx,
+                                                          const Chain& c,
+                                                          std::vector<Tensor>& values) {
   const std::vector<int64_t>& dims = g.values[c.source].type.dims;
-  const int64_t count = ElementCount(dims);
-  if (count > kMaxTracedElements) return std::nullopt;
-  std::vector<float> index(count);
-  for (int64_t i = 0; i < count; ++i) index[i] = static_cast<float>(i);
-  std::vector<Tensor> values(g.values.size());
-  Result<Tensor> source = Tensor::FromVector<float>(DType::kFloat32, dims, index);
-  if (!source.ok()) return std::nullopt;
-  values[c.source] = std::move(source).value();
   std::vector<size_t> order = c.nodes;
   for (size_t p : c.picks) {
     if (p != c.nodes.back()) order.push_back(p);
@@ -145,6 +140,29 @@ std::optional<std::vector<std::vector<int64_t>>> TraceChannels(const Graph& g,
     }
     picked.push_back(std::move(map));
   }
+  return picked;
+}
+
+// RunTrace on V's element indices.
+std::optional<std::vector<std::vector<int64_t>>> TraceChannels(const Graph& g,
+                                                               const PassContext& ctx,
+                                                               const Chain& c) {
+  const std::vector<int64_t>& dims = g.values[c.source].type.dims;
+  const int64_t count = ElementCount(dims);
+  if (count > kMaxTracedElements) return std::nullopt;
+  std::vector<float> index(count);
+  for (int64_t i = 0; i < count; ++i) index[i] = static_cast<float>(i);
+  std::vector<Tensor> values(g.values.size());
+  Result<Tensor> source = Tensor::FromVector<float>(DType::kFloat32, dims, index);
+  if (!source.ok()) return std::nullopt;
+  values[c.source] = std::move(source).value();
+  // The copy kernels split large tensors between OpenMP threads on their own; at load that
+  // would start a team whose spinning workers then compete with the rest of the load (load +
+  // prepare of shufflenet took 20-130 ms instead of ~20 ms).
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  std::optional<std::vector<std::vector<int64_t>>> picked = RunTrace(g, ctx, c, values);
+  omp_set_num_threads(threads);
   return picked;
 }
 
