@@ -104,7 +104,7 @@ TEST_CASE("A squeeze-excitation block multiplies blocked data per channel", "[la
   CheckSameAsUnoptimized(b);
 }
 
-TEST_CASE("Channel Concat stays blocked only when its inputs fill whole blocks", "[layout]") {
+TEST_CASE("Channel Concat stays blocked: appending whole blocks or as a channel pick", "[layout]") {
   SECTION("16 + 24 channels: blocked") {
     Builder b;
     b.Input("x", {1, 8, 6, 6});
@@ -118,7 +118,7 @@ TEST_CASE("Channel Concat stays blocked only when its inputs fill whole blocks",
     CHECK(plan.reorders == 0);  // x has less than a block of channels: read plain
     CheckSameAsUnoptimized(b);
   }
-  SECTION("24 + 16 channels: plain") {
+  SECTION("24 + 16 channels: a channel pick") {
     Builder b;
     b.Input("x", {1, 8, 6, 6});
     b.Conv("x", 8, 24, "a");
@@ -127,6 +127,12 @@ TEST_CASE("Channel Concat stays blocked only when its inputs fill whole blocks",
     *cat->add_attribute() = testing::IntAttr("axis", 1);
     b.Conv("cat", 40, 8, "out");
     b.Output("out");
+    Model model = b.Require(2);
+    CHECK(PlanOf(model).reorders == 0);
+    int picks = 0;
+    for (const core::Node& n : model.internal_impl().graph.nodes)
+      picks += n.op_type == "ChannelPick";
+    CHECK(picks == 1);
     CheckSameAsUnoptimized(b);
   }
 }
@@ -230,6 +236,27 @@ TEST_CASE("A conv from blocked to plain data runs a jit kernel and reorders only
       }
       INFO(last_conv);
       CHECK(last_conv.find(" | jit") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("Reorders of channel counts with a partial last block", "[layout]") {
+  // Whole blocks go through oneDNN and the partial one through libaccel's loop, per image.
+  for (int64_t channels : {12, 20, 36, 48}) {
+    DYNAMIC_SECTION(channels << " channels") {
+      Builder b;
+      b.Input("x", {2, channels, 5, 7});
+      // Conv -> Add stays blocked; the plain-only Div needs a reorder to plain, and the second
+      // Conv (from 16 channels) reorders x and Div's output to blocked.
+      b.Conv("x", channels, channels, "c");
+      b.Node("Add", {"c", "c"}, "a");
+      b.Node("Div", {"a", b.Scalar("two", 2.0f)}, "d");
+      b.Conv("d", channels, channels, "c2");
+      b.Node("Add", {"c2", "c2"}, "a2");
+      b.Node("Div", {"a2", "two"}, "out");
+      b.Output("out");
+      CHECK(PlanOf(b.Require(2)).reorders == (channels >= 16 ? 4 : 2));
+      CheckSameAsUnoptimized(b);
     }
   }
 }

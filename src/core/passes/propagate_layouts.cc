@@ -12,7 +12,9 @@
 //   is blocked too, can be reordered to blocked (same channel count) or is one broadcast
 //   element; otherwise plain.
 // - ChannelPick (the channel shuffle and split, fused first by FuseChannelPicks): blocked when
-//   an input is blocked and every input can be; its inputs then all are.
+//   an input is blocked and every input can be; its inputs then all are. A channel Concat
+//   that could be blocked but for inputs with padded blocks becomes a ChannelPick when some
+//   consumer takes blocked data.
 // - everything else, and every graph output, is plain.
 // The rule is greedy: it does not weigh a reorder's cost against the blocked op's gain. What it
 // buys is measured by the benchmarks (benchmarks/README.md).
@@ -141,17 +143,23 @@ class LayoutPlanner {
     Node& node = g_.nodes[n];
     const int y = node.outputs[0];
     bool any_blocked = false, ok = Blockable(g_, y) && !uses_.is_graph_output(y);
+    bool whole_blocks = true;  // every concat input but the last fills its blocks
     if (concat && ConcatAxis(node) != 1) ok = false;
     for (size_t i = 0; ok && i < node.inputs.size(); ++i) {
       const int v = node.inputs[i];
       if (v == kNoValue) continue;
       any_blocked |= Is(v, Layout::kBlocked);
       if (concat) {
-        ok = Blockable(g_, v) &&
-             (i + 1 == node.inputs.size() || Channels(g_, v) % kChannelBlock == 0);
+        ok = Blockable(g_, v);
+        whole_blocks &= i + 1 == node.inputs.size() || Channels(g_, v) % kChannelBlock == 0;
       } else {
         ok = (Blockable(g_, v) && Channels(g_, v) == Channels(g_, y)) || IsOneElement(g_, v);
       }
+    }
+    // Worth it only when the result is read blocked: into plain-only ops, converting each input
+    // is cheaper than picking all channels and converting the result (yolox_nano's heads).
+    if (ok && any_blocked && !whole_blocks) {
+      return ConsumersTakeBlocked(y) ? ConcatAsPick(n) : RequireAll(n, Layout::kPlain);
     }
     if (!ok || !any_blocked) return RequireAll(n, Layout::kPlain);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -162,6 +170,21 @@ class LayoutPlanner {
     // axis does not count from the end of the 5-D physical shape.
     if (concat) node.attrs.Set("axis", int64_t{1});
     SetOutput(n, Layout::kBlocked);
+  }
+
+  // A channel Concat of blocked inputs with padded blocks (24 + 24 channels) cannot append
+  // whole blocks: it becomes a ChannelPick of all channels in order, which runs blocked.
+  void ConcatAsPick(size_t n) {
+    Node& node = g_.nodes[n];
+    std::vector<int64_t> channels(Channels(g_, node.outputs[0]));
+    for (size_t c = 0; c < channels.size(); ++c) channels[c] = static_cast<int64_t>(c);
+    node.op_type = "ChannelPick";
+    node.domain = "accel";
+    node.opset = 1;
+    node.attrs = Attributes();
+    node.attrs.Set("channels", std::move(channels));
+    ctx_.CountRewrite();
+    PlanChannelPick(n);
   }
 
   // Picks copy whole planes from any channel into any channel, so padding is no obstacle.
