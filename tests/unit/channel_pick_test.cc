@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "alloc_counter.h"
 #include "core/model_impl.h"
 #include "onnx_test_util.h"
 
@@ -164,6 +165,44 @@ TEST_CASE("Channel picks run on plain data and leave other transposes alone", "[
     Plan plan = PlanOf(b.Require(2));
     CHECK(plan.picks == 0);
     CheckSameAsUnoptimized(b);
+  }
+}
+
+TEST_CASE("Channel picks and partial-block reorders allocate nothing per run", "[memory][alloc]") {
+  // Two picks of a shuffle (split between threads at 2), a reorder of 20 channels to plain for
+  // the plain-only Div and back to blocked for the last Conv.
+  Builder b;
+  b.Input("x", {1, 24, 15, 13});
+  b.Conv("x", 24, 20, "a");
+  b.Conv("x", 24, 20, "c");
+  b.Concat({"a", "c"}, "cat");
+  b.Shuffle("cat", 1, 40, 15, 13, "s");
+  b.Slice("s", 0, 20, "left");
+  b.Slice("s", 20, 40, "right");
+  b.Node("Add", {"left", "right"}, "sum");
+  b.Node("Div", {"sum", b.Scalar("two", 2.0f)}, "d");
+  b.Conv("d", 20, 8, "out");
+  b.Output("out");
+  Model model = b.Require(2);
+  CHECK(PlanOf(model).picks == 2);
+  CHECK(PlanOf(model).reorders == 3);
+  for (int threads : {1, 2}) {
+    DYNAMIC_SECTION(threads << " threads") {
+      Result<Session> session = Session::Create(model, {.num_threads = threads});
+      REQUIRE(session.ok());
+      std::vector<float> x(24 * 15 * 13, 0.5f), y(8 * 15 * 13);
+      const std::vector<NamedTensor> inputs = {
+          {"x", Tensor::View(DType::kFloat32, {1, 24, 15, 13}, x.data())}};
+      std::vector<NamedTensor> outputs = {
+          {"out", Tensor::View(DType::kFloat32, {1, 8, 15, 13}, y.data())}};
+      REQUIRE(session->Run(inputs, outputs).ok());
+      Status status;
+      cli::StartAllocCounting();
+      for (int i = 0; i < 100; ++i) status = session->Run(inputs, outputs);
+      const cli::AllocCounts counts = cli::StopAllocCounting();
+      REQUIRE(status.ok());
+      CHECK(counts.total - counts.runtime_libs == 0);
+    }
   }
 }
 

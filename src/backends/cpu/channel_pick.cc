@@ -5,6 +5,7 @@
 // -> Transpose -> Reshape -> Slice or Gather halves; passes/channel_pick.cc): each half becomes
 // one copy straight from the concatenated tensors, and it runs on channel-blocked data, so the
 // convolutions around it keep their layout instead of reordering at every block.
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -145,10 +146,11 @@ class ChannelPickKernel final : public core::Kernel {
     }
     const int64_t blocks = static_cast<int64_t>(block_begin_.size()) - 1;
     const int64_t items = batch * blocks;
-    auto run = [&](int64_t item, std::vector<const float*>& ptrs) {
+    auto run = [&](int64_t item) {
       const int64_t n = item / blocks, ob = item % blocks;
       const size_t first = block_begin_[ob], count = block_begin_[ob + 1] - first;
-      ptrs.resize(count);
+      // Each output lane has one source: at most one source block per lane.
+      std::array<const float*, kBlock> ptrs;
       for (size_t k = 0; k < count; ++k) {
         const Source& s = sources_[first + k];
         const int64_t in_blocks = (in_channels_[s.input] + kBlock - 1) / kBlock;
@@ -159,14 +161,10 @@ class ChannelPickKernel final : public core::Kernel {
     };
     // Serial runs stay out of the OpenMP runtime, which sets up a team even for a false if().
     if (ctx.num_threads() > 1 && items > 1 && y->element_count() >= kParallelMinPicked) {
-#pragma omp parallel
-      {
-        std::vector<const float*> ptrs;
-#pragma omp for schedule(static)
-        for (int64_t item = 0; item < items; ++item) run(item, ptrs);
-      }
+#pragma omp parallel for schedule(static)
+      for (int64_t item = 0; item < items; ++item) run(item);
     } else {
-      for (int64_t item = 0; item < items; ++item) run(item, ptrs_);
+      for (int64_t item = 0; item < items; ++item) run(item);
     }
     return Status::Ok();
   }
@@ -219,7 +217,6 @@ class ChannelPickKernel final : public core::Kernel {
   // Per run: the inputs' channel counts and data.
   std::vector<int64_t> in_channels_;
   std::vector<const float*> src_;
-  std::vector<const float*> ptrs_;
   // The plan for planned_channels_.
   std::vector<int64_t> planned_channels_;
   std::vector<Origin> origin_;

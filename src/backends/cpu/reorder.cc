@@ -105,6 +105,7 @@ class ReorderKernel final : public core::Kernel {
         reorder_, TryDnnl("Reorder " + ShapeToString(shape), [&] {
           return dnnl::reorder(dnnl::reorder::primitive_desc(CpuEngine(), src_, CpuEngine(), dst_));
         }));
+    shape_ = shape;
     return Status::Ok();
   }
 
