@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -150,11 +152,11 @@ std::optional<std::vector<std::vector<int64_t>>> TraceChannels(const Graph& g,
   const std::vector<int64_t>& dims = g.values[c.source].type.dims;
   const int64_t count = ElementCount(dims);
   if (count > kMaxTracedElements) return std::nullopt;
-  std::vector<float> index(count);
+  Result<Tensor> source = Tensor::Create(DType::kFloat32, dims);
+  if (!source.ok()) return std::nullopt;
+  float* index = source->data_as<float>();
   for (int64_t i = 0; i < count; ++i) index[i] = static_cast<float>(i);
   std::vector<Tensor> values(g.values.size());
-  Result<Tensor> source = Tensor::FromVector<float>(DType::kFloat32, dims, index);
-  if (!source.ok()) return std::nullopt;
   values[c.source] = std::move(source).value();
   // The copy kernels split large tensors between OpenMP threads on their own; at load that
   // would start a team whose spinning workers then compete with the rest of the load (load +
@@ -164,6 +166,49 @@ std::optional<std::vector<std::vector<int64_t>>> TraceChannels(const Graph& g,
   std::optional<std::vector<std::vector<int64_t>>> picked = RunTrace(g, ctx, c, values);
   omp_set_num_threads(threads);
   return picked;
+}
+
+// Everything a trace depends on: the source's dims and, per node, the op, its attributes and
+// constant inputs; nullopt when an attribute is not a plain number or list. ShuffleNet repeats
+// one block per stage, so its 13 chains need 3 traces.
+std::optional<std::string> TraceKey(const Graph& g, const PassContext& ctx, const Chain& c) {
+  std::string key = ShapeToString(g.values[c.source].type.dims);
+  auto add_node = [&](size_t n) {
+    const Node& node = g.nodes[n];
+    key += "|" + node.op_type + "@" + std::to_string(ctx.op_version(n));
+    for (const auto& [name, value] : node.attrs.all()) {
+      key += " " + name + "=";
+      if (const int64_t* i = std::get_if<int64_t>(&value)) {
+        key += std::to_string(*i);
+      } else if (const std::vector<int64_t>* v = std::get_if<std::vector<int64_t>>(&value)) {
+        for (int64_t x : *v) key += std::to_string(x) + ",";
+      } else {
+        return false;
+      }
+    }
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] == kNoValue) {
+        key += " -";
+        continue;
+      }
+      const Tensor& t = *g.values[node.inputs[i]].constant;
+      key += " " + std::string(DTypeName(t.dtype())) + ShapeToString(t.shape()) + ":";
+      key.append(static_cast<const char*>(t.data()), t.byte_size());
+    }
+    return true;
+  };
+  for (size_t n : c.nodes) {
+    if (!add_node(n)) return std::nullopt;
+  }
+  key += "|picks";
+  for (size_t p : c.picks) {
+    if (p == c.nodes.back()) {
+      key += "|tail";
+    } else if (!add_node(p)) {
+      return std::nullopt;
+    }
+  }
+  return key;
 }
 
 // The Concat along channels that produces v, or nullopt.
@@ -183,13 +228,22 @@ std::optional<size_t> ChannelConcat(const Graph& g, int v) {
 
 void FuseChannelPicks(Graph& g, PassContext& ctx) {
   const size_t original = g.nodes.size();
+  // Rebuilt after each rewrite, which rewires the picks' inputs.
+  std::optional<ValueUses> uses;
+  std::map<std::string, std::optional<std::vector<std::vector<int64_t>>>> traced;
   for (size_t n = 0; n < original; ++n) {
     if (!Is(g.nodes[n], "Reshape") || ctx.IsRemoved(n)) continue;
-    // Rebuilt per chain: each rewrite rewires the picks' inputs.
-    const ValueUses uses(g);
-    std::optional<Chain> chain = FindChain(g, uses, ctx, n);
+    if (!uses) uses.emplace(g);
+    std::optional<Chain> chain = FindChain(g, *uses, ctx, n);
     if (!chain) continue;
-    std::optional<std::vector<std::vector<int64_t>>> picked = TraceChannels(g, ctx, *chain);
+    std::optional<std::vector<std::vector<int64_t>>> picked;
+    const std::optional<std::string> key = TraceKey(g, ctx, *chain);
+    if (auto known = key ? traced.find(*key) : traced.end(); known != traced.end()) {
+      picked = known->second;
+    } else {
+      picked = TraceChannels(g, ctx, *chain);
+      if (key) traced.emplace(*key, picked);
+    }
     if (!picked) continue;
     std::vector<int> inputs = {chain->source};
     const std::optional<size_t> concat = ChannelConcat(g, chain->source);
@@ -209,9 +263,10 @@ void FuseChannelPicks(Graph& g, PassContext& ctx) {
         ctx.RemoveNode(k);
       }
     }
-    if (concat && uses.OnlyUsedBy(chain->source, static_cast<int>(chain->nodes[0]))) {
+    if (concat && uses->OnlyUsedBy(chain->source, static_cast<int>(chain->nodes[0]))) {
       ctx.RemoveNode(*concat);
     }
+    uses.reset();
   }
 }
 
