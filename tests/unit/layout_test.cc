@@ -261,5 +261,44 @@ TEST_CASE("Reorders of channel counts with a partial last block", "[layout]") {
   }
 }
 
+TEST_CASE("A zero Pad before AveragePool folds into the pool's pads", "[layout]") {
+  // PyTorch's AvgPool2d(3, 2, padding=1, count_include_pad=True) exports as Pad + AveragePool.
+  struct Case {
+    const char* name;
+    std::vector<int64_t> pads;
+    float value;
+    const char* pool;
+    bool folds;
+  };
+  const Case cases[] = {
+      {"H and W zeros", {0, 0, 1, 1, 0, 0, 1, 2}, 0.0f, "AveragePool", true},
+      {"a nonzero value", {0, 0, 1, 1, 0, 0, 1, 1}, 1.5f, "AveragePool", false},
+      {"channel pads", {0, 1, 1, 1, 0, 0, 1, 1}, 0.0f, "AveragePool", false},
+      {"pads as wide as the window", {0, 0, 3, 1, 0, 0, 1, 1}, 0.0f, "AveragePool", false},
+      {"MaxPool", {0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, "MaxPool", false},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      Builder b;
+      b.Input("x", {1, 16, 9, 8});
+      b.Conv("x", 16, 20, "c");
+      b.Node("Pad", {"c", b.Ints("pads", {8}, c.pads), b.Scalar("value", c.value)}, "padded");
+      onnx::NodeProto* pool = b.Node(c.pool, {"padded"}, "p");
+      *pool->add_attribute() = testing::IntsAttr("kernel_shape", {3, 3});
+      *pool->add_attribute() = testing::IntsAttr("strides", {2, 2});
+      b.Conv("p", c.pads[1] + 20 + c.pads[5], 8, "out");
+      b.Output("out");
+      Model model = b.Require(2);
+      int pads = 0;
+      for (const core::Node& n : model.internal_impl().graph.nodes) pads += n.op_type == "Pad";
+      CHECK(pads == (c.folds ? 0 : 1));
+      // Folded: only x is reordered; otherwise also the Pad's output (the conv writes plain data
+      // for the Pad directly).
+      CHECK(PlanOf(model).reorders == (c.folds ? 1 : 2));
+      CheckSameAsUnoptimized(b);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace accel

@@ -2,6 +2,9 @@
 // between ops able to run on it, and inserts Reorder nodes only where a blocked value meets an
 // op that needs plain data (or the reverse).
 //
+// Two rewrites come first: zero Pads fold into the AveragePool after them
+// (passes/fold_pad_pool.h) and channel shuffles become ChannelPicks (passes/channel_pick.h).
+//
 // One forward walk in topological order decides each node's output layout from its op's
 // LayoutSupport and its inputs' layouts:
 // - Conv: blocked output when some consumer can take blocked data; a plain input is reordered
@@ -25,6 +28,7 @@
 
 #include "core/optimizer.h"
 #include "core/passes/channel_pick.h"
+#include "core/passes/fold_pad_pool.h"
 
 namespace accel::core {
 
@@ -258,6 +262,7 @@ class LayoutPlanner {
 }  // namespace
 
 Status RunPropagateLayouts(Graph& g, PassContext& ctx) {
+  FoldPadIntoAveragePool(g, ctx);
   FuseChannelPicks(g, ctx);
   return LayoutPlanner(g, ctx).Run();
 }
