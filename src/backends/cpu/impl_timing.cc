@@ -43,10 +43,12 @@ memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
   return arena;
 }
 
-// The best of kTimedRuns runs after a warm-up (which faults in oneDNN's own scratchpad), in
-// seconds; stops early once a run takes more than `give_up` seconds (another candidate is
-// already clearly faster).
-double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double give_up) {
+// The best of kTimedRuns runs, in seconds, after a warm-up run when `warm_up` is set (the first
+// candidate's faults in the shared scratch and oneDNN's own scratchpad; later candidates find
+// them resident, and a slow first run of theirs is outvoted by the second); stops early once a
+// run takes more than `give_up` seconds (another candidate is already clearly faster).
+double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double give_up,
+                bool warm_up) {
   std::unordered_map<int, dnnl::memory> args;
   size_t offset = 0;
   for (int arg : kArgs) {
@@ -57,8 +59,10 @@ double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double g
   }
   dnnl::primitive p(pd);
   dnnl::stream& stream = ThreadStream();
-  p.execute(stream, args);
-  stream.wait();
+  if (warm_up) {
+    p.execute(stream, args);
+    stream.wait();
+  }
   double best = 1e30;
   for (int i = 0; i < kTimedRuns && (i == 0 || best <= give_up); ++i) {
     const auto start = std::chrono::steady_clock::now();
@@ -87,7 +91,7 @@ size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc>
   size_t best = 0;
   double best_time = 1e30;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const double t = TimeOnce(candidates[i], scratch, 1.5 * best_time);
+    const double t = TimeOnce(candidates[i], scratch, 1.5 * best_time, /*warm_up=*/i == 0);
     if (t < best_time) {
       best_time = t;
       best = i;
