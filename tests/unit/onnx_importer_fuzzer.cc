@@ -4,6 +4,7 @@
 //   S=src/core; clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
 //     -Iinclude -Isrc -DONNX_NAMESPACE=onnx -DONNX_ML=1 tests/unit/onnx_importer_fuzzer.cc \
 //     $S/onnx_importer.cc $S/onnx_tensor.cc $S/onnx_wire.cc $S/graph.cc $S/tensor.cc \
+//     $S/constant_block.cc $S/mapped_file.cc \
 //     $S/status.cc $S/attributes.cc src/memory/arena.cc src/memory/memory_planner.cc \
 //     -lonnx_proto -lprotobuf -o /tmp/importer_fuzzer
 //   mkdir -p /tmp/fuzz_ext && head -c 4096 /dev/urandom > /tmp/fuzz_ext/data.bin
