@@ -24,7 +24,7 @@ Status CheckRegularFile(const std::string& path) {
 
 }  // namespace
 
-Result<MappedFile> MappedFile::Open(const std::string& path) {
+Result<MappedFile> MappedFile::Open(const std::string& path, Populate populate) {
   ACCEL_RETURN_IF_ERROR(CheckRegularFile(path));
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError(path + ": cannot open for reading");
@@ -36,9 +36,10 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
   MappedFile file;
   if (st.st_size > 0) {
     const size_t size = static_cast<size_t>(st.st_size);
-    // MAP_POPULATE maps every page in one call: the importer reads all of them, and one fault
+    // MAP_POPULATE maps every page in one call: when the caller reads all of them, one fault
     // per page costs more than the whole copy it replaces.
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    const int flags = MAP_PRIVATE | (populate == Populate::kAll ? MAP_POPULATE : 0);
+    void* p = mmap(nullptr, size, PROT_READ, flags, fd, 0);
     if (p == MAP_FAILED) {
       close(fd);
       return IoError(path + ": cannot map the file");

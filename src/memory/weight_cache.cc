@@ -20,6 +20,7 @@
 
 #include "backends/cpu/dnnl_context.h"
 #include "backends/cpu/winograd_weights.h"
+#include "core/mapped_file.h"
 
 namespace accel::memory {
 
@@ -53,21 +54,14 @@ size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 }  // namespace
 
 // A read-only mapping of a whole cache file.
-class CacheFile {
- public:
-  CacheFile(const std::byte* base, size_t size) : base_(base), size_(size) {}
-  ~CacheFile() { munmap(const_cast<std::byte*>(base_), size_); }
-  CacheFile(const CacheFile&) = delete;
-  CacheFile& operator=(const CacheFile&) = delete;
+// A mapped cache file, shared by the packed buffers that point into it.
+struct CacheFile {
+  explicit CacheFile(core::MappedFile m) : mapping(std::move(m)) {}
+  const std::byte* base() const { return mapping.bytes().data(); }
 
-  const std::byte* base() const { return base_; }
-  size_t size() const { return size_; }
+  core::MappedFile mapping;
   // Entries found corrupt on use; the owner rewrites the file when this grows.
   std::atomic<uint64_t> corrupt_entries{0};
-
- private:
-  const std::byte* base_;
-  size_t size_;
 };
 
 // Packed bytes: private memory (owned) or a slice of a mapped cache file.
@@ -470,22 +464,16 @@ ModelWeights::~ModelWeights() {
 }
 
 std::string ModelWeights::MapFile() {
-  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return path_ + ": " + std::strerror(errno);
-  struct stat st {};
+  // Not populated: only the entries this process uses are faulted in (Usable).
+  Result<core::MappedFile> mapped =
+      core::MappedFile::Open(path_, core::MappedFile::Populate::kNone);
+  if (!mapped.ok()) return mapped.status().message();
+  auto file = std::make_shared<CacheFile>(std::move(mapped).value());
+  const size_t size = file->mapping.bytes().size();
   FileHeader h{};
-  std::string why;
-  const bool read_ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h);
-  const size_t size = read_ok ? static_cast<size_t>(st.st_size) : 0;
-  why = read_ok ? CheckHeader(h, size, fingerprint_) : "shorter than its header";
-  void* base = MAP_FAILED;
-  if (why.empty()) {
-    base = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) why = std::string("mmap failed: ") + std::strerror(errno);
-  }
-  close(fd);
-  if (!why.empty()) return why;
-  auto file = std::make_shared<CacheFile>(static_cast<const std::byte*>(base), size);
+  if (size < sizeof(h)) return "shorter than its header";
+  std::memcpy(&h, file->base(), sizeof(h));
+  if (std::string why = CheckHeader(h, size, fingerprint_); !why.empty()) return why;
   auto table =
       std::span(reinterpret_cast<const FileEntry*>(file->base() + h.table_offset), h.entry_count);
   if (HashBytes(std::as_bytes(table)) != ToHash(h.table_checksum)) return "entry table checksum";
