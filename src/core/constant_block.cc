@@ -48,7 +48,8 @@ std::span<const std::byte> ConstantBlock::memory() const {
   return {block_->data(), used_};
 }
 
-Status CompactConstantBlock(Graph& graph, std::span<const std::byte> block) {
+Status CompactConstantBlock(Graph& graph) {
+  const std::span<const std::byte> block = std::exchange(graph.constant_block, {});
   if (block.empty()) return Status::Ok();
   size_t live = 0;
   for (const Value& v : graph.values) {

@@ -37,8 +37,9 @@ class ConstantBlock {
   size_t used_ = 0;
 };
 
-// Copies every constant that lies in `block` to its own allocation when those live constants
-// fill less than three quarters of it; the block is then freed with its dead bytes.
-Status CompactConstantBlock(Graph& graph, std::span<const std::byte> block);
+// Copies every constant that lies in the graph's constant block to its own allocation when
+// those live constants fill less than three quarters of it (the block is then freed with its
+// dead bytes); clears Graph::constant_block either way.
+Status CompactConstantBlock(Graph& graph);
 
 }  // namespace accel::core

@@ -78,8 +78,7 @@ Result<ModelImpl> FinishModel(core::Graph graph, const LoadOptions& options) {
   for (int v : model.graph.inputs) inputs_before.push_back(model.graph.values[v].name);
   core::OptimizerOptions optimizer{options.optimization_level, options.disabled_passes};
   ACCEL_RETURN_IF_ERROR(core::Optimize(model, optimizer, model.optimizer_report));
-  ACCEL_RETURN_IF_ERROR(core::CompactConstantBlock(model.graph, model.graph.constant_block));
-  model.graph.constant_block = {};
+  ACCEL_RETURN_IF_ERROR(core::CompactConstantBlock(model.graph));
   for (const std::string& name : inputs_before) {
     const int v = model.graph.FindValue(name);
     if (!std::ranges::count(model.graph.inputs, v)) model.folded_inputs.push_back(name);

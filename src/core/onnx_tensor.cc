@@ -294,12 +294,7 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type) {
 }
 
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir) {
-  return TensorFromProto(proto, base_dir, std::nullopt);
-}
-
-Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
-                               std::optional<std::span<const std::byte>> raw_data) {
-  return TensorFromProto(proto, base_dir, raw_data, Tensor::Create);
+  return TensorFromProto(proto, base_dir, std::nullopt, Tensor::Create);
 }
 
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,

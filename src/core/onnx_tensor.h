@@ -24,13 +24,11 @@ Result<DType> DTypeFromOnnx(int32_t onnx_type);
 // base_dir, NotFound for a missing file, Unsupported for dtypes libaccel lacks (string, float8).
 // Sizes are checked before anything is allocated.
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir);
-// The same with the raw_data bytes given apart from the proto (SplitRawData, onnx_wire.h);
-// nullopt reads the proto's own field.
-Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
-                               std::optional<std::span<const std::byte>> raw_data);
 // Where a tensor's memory comes from: Tensor::Create, or a caller's block of memory.
 using TensorAllocator = std::function<Result<Tensor>(DType, Shape)>;
-// The same, with the tensor's memory from `allocate` (called once, after every size check).
+// The same with the raw_data bytes given apart from the proto (SplitRawData, onnx_wire.h;
+// nullopt reads the proto's own field) and the tensor's memory from `allocate` (called once,
+// after every size check).
 Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& base_dir,
                                std::optional<std::span<const std::byte>> raw_data,
                                const TensorAllocator& allocate);

@@ -68,7 +68,6 @@ size_t SweepPressure(std::vector<Group>& groups) {
   return peak;
 }
 
-// Greedy best-fit placement of the groups in `order`; returns the arena size.
 // For each group, the groups whose lifetimes overlap its own: computed once per plan, so each
 // placement round below only visits a group's few neighbours instead of every placed group.
 std::vector<std::vector<int>> LifetimeNeighbours(const std::vector<Group>& groups) {
@@ -84,6 +83,7 @@ std::vector<std::vector<int>> LifetimeNeighbours(const std::vector<Group>& group
   return neighbours;
 }
 
+// Greedy best-fit placement of the groups in `order`; returns the arena size.
 size_t Place(const std::vector<Group>& groups, const std::vector<std::vector<int>>& neighbours,
              const std::vector<int>& order, std::vector<size_t>& offsets) {
   offsets.assign(groups.size(), 0);
