@@ -3,9 +3,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <system_error>
+#include <thread>
 
 #include "core/node_eval.h"
 
@@ -65,11 +68,49 @@ Status Executor::Prepare(std::span<const Shape* const> shapes) {
                          plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
                                     {.allow_inplace = options_.inplace}));
   if (!plan->ran) {
+    Precompile(*plan);
     plan->warm_up = true;
     WarmUp();
     plan->warm_up = false;
   }
   return Status::Ok();
+}
+
+void Executor::Precompile(const RunPlan& plan) {
+  const int threads = options_.num_threads;
+  precompiled_kernels_ = 0;
+  if (threads < 2) return;
+  const Graph& g = model_->graph;
+  std::vector<std::pair<size_t, KernelShapes>> work;
+  auto shape_of = [&](int v) { return v == kNoValue ? nullptr : &plan.types[v].dims; };
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (plan.mode[n] != NodeMode::kStatic) continue;
+    KernelShapes shapes;
+    for (int v : g.nodes[n].inputs) shapes.inputs.push_back(shape_of(v));
+    for (int v : g.nodes[n].outputs) shapes.outputs.push_back(shape_of(v));
+    work.emplace_back(n, std::move(shapes));
+  }
+  std::atomic<size_t> next = 0, done = 0;
+  auto drain = [&] {
+    // oneDNN sizes a primitive for, and caches it under, the creating thread's thread count.
+    omp_set_num_threads(threads);
+    for (size_t i; (i = next.fetch_add(1)) < work.size();) {
+      try {
+        if (kernels_[work[i].first]->Precompile(work[i].second)) done.fetch_add(1);
+      } catch (const std::exception&) {
+        // Best effort: the warm-up redoes this kernel's set-up and reports what fails.
+      }
+    }
+  };
+  std::vector<std::jthread> helpers;
+  try {
+    for (int t = 1; t < threads; ++t) helpers.emplace_back(drain);
+  } catch (const std::system_error&) {
+    // No thread to spare: this one does all of it.
+  }
+  drain();
+  helpers.clear();
+  precompiled_kernels_ = done;
 }
 
 void Executor::WarmUp() {

@@ -50,6 +50,8 @@ class Executor {
   // The plan of the latest Prepare or run (nullptr before any) and the arena behind it.
   const memory::RunPlan* latest_plan() const { return plans_.latest(); }
   const memory::Arena& arena() const { return plans_.arena(); }
+  // Kernels the latest Prepare set up ahead of its warm-up (see Precompile).
+  size_t precompiled_kernels() const { return precompiled_kernels_; }
 
   // Profiling: while on, every run adds each executed node's wall time to timings()[node].
   void EnableProfiling() { timings_.assign(model_->graph.nodes.size(), {}); }
@@ -64,6 +66,12 @@ class Executor {
   // all of that at prepare time, so no frame pays for it. A failing warm-up (an op that rejects
   // zeros, such as Range with step 0) is ignored: the first real run reports the error.
   void WarmUp();
+  // Before the warm-up, with two threads or more: the kernels of static nodes create their
+  // oneDNN primitives (Kernel::Precompile) on all of the Session's threads at once. The warm-up
+  // then packs weights and times candidates back to back, and OpenMP's workers, which fall
+  // asleep during a long serial stretch and take milliseconds to wake on a busy host, stay
+  // awake between its parallel regions.
+  void Precompile(const memory::RunPlan& plan);
   Status BindInputs(std::span<const NamedTensor> inputs);
   Status BindOutputs(memory::RunPlan& plan, std::span<NamedTensor> outputs);
   Status RunNode(size_t n, memory::RunPlan& plan);
@@ -79,6 +87,7 @@ class Executor {
   std::vector<const Shape*> bound_shapes_;
   std::vector<int> output_values_;   // per requested output of the current run
   std::vector<NodeTiming> timings_;  // per node while profiling, else empty
+  size_t precompiled_kernels_ = 0;
 };
 
 }  // namespace accel::core

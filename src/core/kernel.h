@@ -71,10 +71,23 @@ class KernelContext {
   virtual bool warm_up() const { return false; }
 };
 
+// The logical shapes a kernel will run with, known before its first run (Kernel::Precompile).
+struct KernelShapes {
+  std::vector<const Shape*> inputs;  // nullptr for omitted inputs
+  std::vector<const Shape*> outputs;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual Status Compute(KernelContext& ctx) = 0;
+  // Creates ahead of the first Compute with these shapes what that Compute would create: oneDNN
+  // primitives, whose JIT code generation is most of a Session's prepare time. The executor
+  // calls it for several kernels at once on the Session's threads, so it may touch only this
+  // kernel and thread-safe state, and it computes and packs nothing. Best effort: what fails or
+  // is skipped here is done, and reported, by the first Compute. True when the kernel is now
+  // set up for these shapes.
+  virtual bool Precompile(const KernelShapes& /*shapes*/) { return false; }
   // For profiles (Session::Profile): the implementation this kernel runs when the op type does
   // not tell, e.g. the oneDNN primitive chosen for the latest shapes ("brgconv:avx2"); "" by
   // default.

@@ -118,8 +118,20 @@ class ConvKernel final : public core::Kernel {
 
   std::string Describe() const override { return impl_; }
 
+  bool Precompile(const core::KernelShapes& shapes) override {
+    const auto& in = shapes.inputs;
+    const auto& out = shapes.outputs;
+    if (in.size() < 2 || !in[0] || !in[1] || out.empty() || !out[0]) return false;
+    if (ElementCount(*out[0]) == 0) return false;
+    const bool bias = in.size() > 2 && in[2];
+    return Prepare(*in[0], *in[1], *out[0], bias, true).ok() && x_shape_ == *in[0];
+  }
+
  private:
-  Status Prepare(const Shape& x, const Shape& w, const Shape& y, bool bias) {
+  // With `precompile` (see Precompile) a choice that needs timing is left to the next call:
+  // its candidates' primitives are only created, which puts them in oneDNN's primitive cache.
+  Status Prepare(const Shape& x, const Shape& w, const Shape& y, bool bias,
+                 bool precompile = false) {
     const size_t spatial = x.size() - 2;
     if (spatial < 1 || spatial > 3) {
       return Unsupported("Conv with " + std::to_string(spatial) +
@@ -197,7 +209,13 @@ class ConvKernel final : public core::Kernel {
         const std::string key = "Conv " + ShapeToString(x) + " w" + ShapeToString(w) + " pads " +
                                 DimsToString(win.pad_begin) + DimsToString(win.pad_end) +
                                 " group " + std::to_string(group_);
-        if (PickFastest(key, candidates) == 0) pd = wino;
+        const std::optional<size_t> pick =
+            precompile ? KnownFastest(key, candidates) : PickFastest(key, candidates);
+        if (!pick) {
+          for (const dnnl::primitive_desc& c : candidates) (void)dnnl::primitive(c);
+          return Status::Ok();
+        }
+        if (*pick == 0) pd = wino;
       }
     }
     if (!pd.ok()) {
@@ -211,6 +229,7 @@ class ConvKernel final : public core::Kernel {
     impl_ = pd->impl_info_str();
     conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
                 user_y);
+    if (precompile) conv_.PrecompilePacking();
     x_shape_ = x;
     w_shape_ = w;
     has_bias_ = bias;

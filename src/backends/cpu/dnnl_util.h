@@ -151,6 +151,15 @@ class WeightedPrimitive {
     addend_reorder_ = dnnl::reorder();  // made on first use: few primitives have an addend
   }
 
+  // Creates the reorder that will pack constant weights (Kernel::Precompile), so it is in
+  // oneDNN's primitive cache when they are packed.
+  void PrecompilePacking() const {
+    if (const_weights_ && user_weights_ != weights_ && weights_.data.format_kind == dnnl_blocked) {
+      (void)dnnl::reorder(
+          dnnl::reorder::primitive_desc(CpuEngine(), user_weights_, CpuEngine(), weights_));
+    }
+  }
+
   // The warm-up's part of Run (KernelContext::warm_up): constant weights are packed, nothing runs.
   void PackOnly(const Tensor& weights) {
     if (const_weights_) (void)packed_.Get(user_weights_, weights.data(), weights_, true);

@@ -74,18 +74,28 @@ double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double g
   return best;
 }
 
+// The thread count changes which implementation wins.
+memory::Hash128 ChoiceKey(const std::string& key) {
+  const std::string full_key = key + " threads=" + std::to_string(omp_get_max_threads());
+  return memory::HashBytes(std::as_bytes(std::span(full_key)));
+}
+
 }  // namespace
 
-size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates) {
+std::optional<size_t> KnownFastest(const std::string& key,
+                                   std::span<const dnnl::primitive_desc> candidates) {
   if (candidates.size() < 2) return 0;
-  // The thread count changes which implementation wins.
-  const std::string full_key = key + " threads=" + std::to_string(omp_get_max_threads());
-  const memory::Hash128 hash = memory::HashBytes(std::as_bytes(std::span(full_key)));
   // Made earlier in this process, or by an earlier process through a weight cache file.
-  if (std::optional<uint32_t> known = memory::FindImplChoice(hash);
+  if (std::optional<uint32_t> known = memory::FindImplChoice(ChoiceKey(key));
       known && *known < candidates.size()) {
     return *known;
   }
+  return std::nullopt;
+}
+
+size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates) {
+  if (std::optional<size_t> known = KnownFastest(key, candidates)) return *known;
+  const memory::Hash128 hash = ChoiceKey(key);
   memory::Arena scratch = Scratch(candidates);
   if (scratch.capacity() == 0) return 0;
   size_t best = 0;

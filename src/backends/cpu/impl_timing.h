@@ -7,6 +7,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -17,5 +18,10 @@ namespace accel::cpu {
 // run; a candidate far slower than the best so far is not timed further.
 // Remembered under `key` (which must name everything that affects the choice).
 size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates);
+
+// PickFastest's choice when it needs no timing (fewer than two candidates, or a choice made
+// earlier), else nothing; thread-safe.
+std::optional<size_t> KnownFastest(const std::string& key,
+                                   std::span<const dnnl::primitive_desc> candidates);
 
 }  // namespace accel::cpu
