@@ -17,7 +17,8 @@ namespace accel::cpu {
 
 namespace {
 
-constexpr int kTimedRuns = 2;
+// Candidates within this factor of the fastest first run are timed a second time.
+constexpr double kRunAgain = 1.2;
 constexpr int kArgs[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
 constexpr size_t kArgAlign = 4096;
 
@@ -43,36 +44,34 @@ memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
   return arena;
 }
 
-// The best of kTimedRuns runs, in seconds, after a warm-up run when `warm_up` is set (the first
-// candidate's faults in the shared scratch and oneDNN's own scratchpad; later candidates find
-// them resident, and a slow first run of theirs is outvoted by the second); stops early once a
-// run takes more than `give_up` seconds (another candidate is already clearly faster).
-double TimeOnce(const dnnl::primitive_desc& pd, memory::Arena& scratch, double give_up,
-                bool warm_up) {
-  std::unordered_map<int, dnnl::memory> args;
-  size_t offset = 0;
-  for (int arg : kArgs) {
-    const dnnl::memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
-    if (md.is_zero()) continue;
-    args[arg] = dnnl::memory(md, CpuEngine(), scratch.data() + offset);
-    offset += AlignedSize(md);
+// One candidate, ready to run on the shared scratch.
+class Trial {
+ public:
+  Trial(const dnnl::primitive_desc& pd, memory::Arena& scratch) : primitive_(pd) {
+    size_t offset = 0;
+    for (int arg : kArgs) {
+      const dnnl::memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
+      if (md.is_zero()) continue;
+      args_[arg] = dnnl::memory(md, CpuEngine(), scratch.data() + offset);
+      offset += AlignedSize(md);
+    }
   }
-  dnnl::primitive p(pd);
-  dnnl::stream& stream = ThreadStream();
-  if (warm_up) {
-    p.execute(stream, args);
-    stream.wait();
-  }
-  double best = 1e30;
-  for (int i = 0; i < kTimedRuns && (i == 0 || best <= give_up); ++i) {
+
+  // One run; its time in seconds.
+  double Run() {
+    dnnl::stream& stream = ThreadStream();
     const auto start = std::chrono::steady_clock::now();
-    p.execute(stream, args);
+    primitive_.execute(stream, args_);
     stream.wait();
-    best = std::min(
-        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  return best;
-}
+
+  double best = 1e30;
+
+ private:
+  dnnl::primitive primitive_;
+  std::unordered_map<int, dnnl::memory> args_;
+};
 
 // The thread count changes which implementation wins.
 memory::Hash128 ChoiceKey(const std::string& key) {
@@ -98,15 +97,18 @@ size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc>
   const memory::Hash128 hash = ChoiceKey(key);
   memory::Arena scratch = Scratch(candidates);
   if (scratch.capacity() == 0) return 0;
-  size_t best = 0;
-  double best_time = 1e30;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const double t = TimeOnce(candidates[i], scratch, 1.5 * best_time, /*warm_up=*/i == 0);
-    if (t < best_time) {
-      best_time = t;
-      best = i;
-    }
+  std::vector<Trial> trials;
+  for (const dnnl::primitive_desc& pd : candidates) trials.emplace_back(pd, scratch);
+  // Untimed: the first run of all faults in the shared scratch and oneDNN's scratchpad.
+  trials[0].Run();
+  for (Trial& t : trials) t.best = t.Run();
+  // One run apiece settles a clear case; candidates close to the fastest run again, and the
+  // better of their two runs counts.
+  const double fastest = std::ranges::min_element(trials, {}, &Trial::best)->best;
+  for (Trial& t : trials) {
+    if (t.best < kRunAgain * fastest) t.best = std::min(t.best, t.Run());
   }
+  const size_t best = std::ranges::min_element(trials, {}, &Trial::best) - trials.begin();
   memory::RecordImplChoice(hash, static_cast<uint32_t>(best));
   return best;
 }

@@ -122,12 +122,14 @@ Result<bool> FoldConv(Graph& g, const ValueUses& uses, size_t n, const ChannelAf
   const int64_t inner = w->element_count() / (d0 * d1);
   ACCEL_ASSIGN_OR_RETURN(Tensor nw, w->Clone());
   float* dst = nw.data_as<float>();
-  for (int64_t i0 = 0; i0 < d0; ++i0) {
-    for (int64_t i1 = 0; i1 < d1; ++i1) {
-      const int64_t c = transposed ? (i0 / (d0 / group)) * d1 + i1 : i0;
-      float* row = dst + (i0 * d1 + i1) * inner;
-      for (int64_t k = 0; k < inner; ++k) row[k] = static_cast<float>(row[k] * a.mul[c]);
-    }
+  // One scale per run of equal channel: a Conv's whole filter, a ConvTranspose's kernel. Long
+  // runs vectorize (1x1 filters are runs of one element otherwise).
+  const int64_t run = transposed ? inner : d1 * inner;
+  for (int64_t r = 0; r < d0 * d1 * inner / run; ++r) {
+    const int64_t i0 = transposed ? r / d1 : r, i1 = transposed ? r % d1 : 0;
+    const double m = a.mul[transposed ? (i0 / (d0 / group)) * d1 + i1 : i0];
+    float* row = dst + r * run;
+    for (int64_t k = 0; k < run; ++k) row[k] = static_cast<float>(row[k] * m);
   }
   ACCEL_ASSIGN_OR_RETURN(Tensor nb, FoldedBias(ToDouble(bias), a));
   const std::string base = g.values[conv.inputs[1]].name;
