@@ -65,9 +65,10 @@ class KernelContext {
   virtual Status SetOutput(size_t i, Tensor tensor) = 0;
 
   virtual int num_threads() const = 0;
-  // True in the executor's warm-up run (Executor::WarmUp): the kernel should set itself up for
-  // these shapes (primitives, packed weights) and may skip the computation, whose results are
-  // discarded.
+  // True in the executor's warm-up run (Executor::WarmUp), except for nodes whose results a
+  // data-dependent node reads: the kernel should set itself up for these shapes (primitives,
+  // packed weights, anything a later run would otherwise allocate) and may skip the
+  // computation, whose results are discarded.
   virtual bool warm_up() const { return false; }
 };
 

@@ -136,8 +136,8 @@ Status Precompute(const internal::ModelImpl& model, size_t n, core::Kernel& kern
 
 class PlannedContext final : public core::KernelContext {
  public:
-  PlannedContext(const Graph& g, const Node& node, RunPlan& plan, int num_threads)
-      : graph_(g), node_(node), plan_(plan), num_threads_(num_threads) {}
+  PlannedContext(const Graph& g, size_t n, RunPlan& plan, int num_threads)
+      : graph_(g), n_(n), node_(g.nodes[n]), plan_(plan), num_threads_(num_threads) {}
 
   size_t num_inputs() const override { return node_.inputs.size(); }
   bool has_input(size_t i) const override {
@@ -199,10 +199,11 @@ class PlannedContext final : public core::KernelContext {
   }
 
   int num_threads() const override { return num_threads_; }
-  bool warm_up() const override { return plan_.warm_up; }
+  bool warm_up() const override { return plan_.warm_up && !plan_.feeds_dynamic[n_]; }
 
  private:
   const Graph& graph_;
+  size_t n_;
   const Node& node_;
   RunPlan& plan_;
   int num_threads_;
@@ -364,6 +365,15 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
   ACCEL_ASSIGN_OR_RETURN(p.memory, PlanMemory(blocks, options));
   for (size_t b = 0; b < blocks.size(); ++b) p.offset[p.block_value[b]] = p.memory.offsets[b];
   for (int n = 0; n < num_nodes; ++n) p.dynamic_nodes += p.mode[n] == NodeMode::kDynamic;
+  p.feeds_dynamic.assign(g.nodes.size(), 0);
+  std::vector<uint8_t> read(g.values.size(), 0);  // read by a dynamic node, directly or not
+  for (int n = num_nodes - 1; n >= 0; --n) {
+    for (int out : g.nodes[n].outputs) p.feeds_dynamic[n] |= out != kNoValue && read[out];
+    if (p.mode[n] != NodeMode::kDynamic && !p.feeds_dynamic[n]) continue;
+    for (int in : g.nodes[n].inputs) {
+      if (in != kNoValue) read[in] = 1;
+    }
+  }
   return plan;
 }
 
@@ -412,7 +422,7 @@ Status RunStaticNode(const core::Graph& g, size_t n, RunPlan& plan, core::Kernel
       return Status::Ok();
     }
   }
-  PlannedContext ctx(g, node, plan, num_threads);
+  PlannedContext ctx(g, n, plan, num_threads);
   ACCEL_RETURN_IF_ERROR(kernel.Compute(ctx));
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     const int out = node.outputs[i];

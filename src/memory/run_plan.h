@@ -68,7 +68,10 @@ struct RunPlan {
   std::vector<size_t> offset;           // per value: arena offset for kArena
   std::vector<int> last_use;            // per value: last consuming node (nodes.size() = output)
   std::vector<NodeMode> mode;           // per node
-  std::vector<Tensor> values;           // per value: the tensors of a run (kept between runs)
+  // Per node: an output of it reaches a dynamic node, whose shapes then depend on its data, so
+  // the warm-up must compute it (KernelContext::warm_up is false for it).
+  std::vector<uint8_t> feeds_dynamic;
+  std::vector<Tensor> values;  // per value: the tensors of a run (kept between runs)
   MemoryPlan memory;
   std::vector<int> block_value;  // per planner block: its value
   int dynamic_nodes = 0;

@@ -6,7 +6,8 @@ Usage: weight_cache_processes.py ACCEL WORK_DIR
 Builds a small Conv model, then: three processes start at once on a missing cache file (each
 may write it: temporary file + rename); their outputs equal a run without the cache, the file
 is complete and no temporary file is left. A later (warm) run maps the file; runs on a file
-with flipped data bytes and on a truncated file still equal the reference and rebuild it.
+with flipped data bytes and on a truncated file still equal the reference (within fp32
+tolerance: each process may time a different convolution algorithm faster) and rebuild it.
 """
 import os
 import shutil
@@ -62,8 +63,12 @@ def main():
         out, _ = proc.communicate()
         if proc.returncode != 0:
             fail("%s exited with %d:\n%s" % (tag, proc.returncode, out))
-        with open(os.path.join(work, tag, out_name + ".npy"), "rb") as f:
-            return f.read()
+        return np.load(os.path.join(work, tag, out_name + ".npy"))
+
+    def same(a, b):
+        # Each process times Winograd against direct convolution for these layers and may pick
+        # either (their sums round differently); a damaged weight changes far more than this.
+        return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5)
 
     def leftovers():
         return [n for n in os.listdir(work) if n.startswith("w.cache.tmp")]
@@ -71,13 +76,13 @@ def main():
     ref = result("ref", start("ref", with_cache=False))
     procs = [(tag, start(tag)) for tag in ("p1", "p2", "p3")]
     for tag, proc in procs:
-        if result(tag, proc) != ref:
+        if not same(result(tag, proc), ref):
             fail(tag + ": output differs from the run without a cache file")
     if not os.path.exists(cache):
         fail("no cache file after the first runs")
     if leftovers():
         fail("temporary files left: %s" % leftovers())
-    if result("warm", start("warm")) != ref:
+    if not same(result("warm", start("warm")), ref):
         fail("warm run differs")
 
     with open(cache, "rb") as f:
@@ -86,12 +91,13 @@ def main():
     entry_count = struct.unpack_from("<Q", good, 48)[0]
     flipped = bytearray(good)
     for i in range(entry_count):
-        flipped[struct.unpack_from("<Q", good, 128 + 64 * i + 32)[0] + 100] ^= 0x40
+        # The top byte of a float (sign and exponent): the value changes by orders of magnitude.
+        flipped[struct.unpack_from("<Q", good, 128 + 64 * i + 32)[0] + 103] ^= 0x40
     truncated = good[: len(good) // 2]
     for tag, damaged in (("flipped", bytes(flipped)), ("truncated", truncated)):
         with open(cache, "wb") as f:
             f.write(damaged)
-        if result(tag, start(tag)) != ref:
+        if not same(result(tag, start(tag)), ref):
             fail(tag + " cache file changed the result")
         with open(cache, "rb") as f:
             if len(f.read()) != len(good):

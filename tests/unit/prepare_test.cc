@@ -1,6 +1,7 @@
-// Kernel::Precompile: with two threads, Prepare sets up the convolution kernels on both threads
-// before its warm-up (Executor::Precompile). Checks how many kernels it set up and that the
-// Session's outputs then equal the unoptimized single-threaded run within fp32 tolerance.
+// Executor::Prepare. Kernel::Precompile: with two threads, the convolution kernels are set up on
+// both threads before the warm-up; checks how many kernels it set up and that the outputs then
+// equal the unoptimized single-threaded run within fp32 tolerance. The warm-up lets kernels skip
+// their computation except where a data-dependent node reads the result.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <memory>
@@ -102,6 +103,38 @@ TEST_CASE("Prepare sets up the conv kernels on all threads before the warm-up", 
   REQUIRE((*again)->Prepare(shapes).ok());
   CHECK((*again)->precompiled_kernels() == 4);
   check(**again);
+}
+
+TEST_CASE("The warm-up computes what a data-dependent node reads, and only that", "[session]") {
+  testing::GraphBuilder b(13, 1);
+  b.Input("x", {2, 3});
+  b.Node("Relu", {"x"}, "r");
+  b.Node("NonZero", {"r"}, "nz");  // its output shape depends on r's values
+  b.Node("Neg", {"x"}, "y");
+  b.Output("nz", onnx::TensorProto::INT64);
+  b.Output("y");
+  const Model model = b.Require(0);
+  auto impl = std::make_shared<const internal::ModelImpl>(model.internal_impl());
+  Result<std::unique_ptr<core::Executor>> ex = core::Executor::Create(impl, {.num_threads = 1});
+  REQUIRE(ex.ok());
+  const Shape shape = {2, 3};
+  const Shape* shapes[] = {&shape};
+  REQUIRE((*ex)->Prepare(shapes).ok());
+  const memory::RunPlan& plan = *(*ex)->latest_plan();
+  const core::Graph& g = impl->graph;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    INFO(g.nodes[n].op_type);
+    const std::string& op = g.nodes[n].op_type;
+    if (op == "NonZero") CHECK(plan.mode[n] == memory::NodeMode::kDynamic);
+    if (op == "Relu") CHECK(plan.feeds_dynamic[n] == 1);
+    if (op == "Neg") CHECK(plan.feeds_dynamic[n] == 0);
+  }
+  // And the run reads the right values: NonZero of relu(x) with two positive entries.
+  std::vector<float> x = {-1, 2, 0, 3, -4, 0};
+  std::vector<NamedTensor> outputs = {{"nz", Tensor()}, {"y", Tensor()}};
+  const std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, shape, x.data())}};
+  REQUIRE((*ex)->Run(inputs, outputs).ok());
+  CHECK(outputs[0].tensor.shape() == Shape{2, 2});
 }
 
 }  // namespace
