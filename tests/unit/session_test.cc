@@ -1,10 +1,12 @@
 // Session-level behaviour on small hand-built ONNX models: input checking, errors naming the
-// tensor and node, data-dependent index checks, thread option, outputs that alias constants.
+// tensor and node, data-dependent index checks, thread option, outputs that alias constants,
+// runs on another thread than the one that made the Session.
 #include <onnx/onnx_pb.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "accel/accel.h"
@@ -176,6 +178,65 @@ TEST_CASE("An op version older than the kernel implements is refused naming op a
   CHECK(model.status().code() == StatusCode::kUnsupported);
   CHECK(model.status().message().find("Split") != std::string::npos);
   CHECK(model.status().message().find("opset 1") != std::string::npos);
+}
+
+// Three 3x3 convolutions over 128 channels at 28x28 (resnet's layer2, where oneDNN's F(4x4, 3x3)
+// Winograd kernel wins on this machine; it needs scratch memory) and a 1x1 one.
+testing::GraphBuilder ScratchConvs() {
+  testing::GraphBuilder b(13, 21);
+  b.Input("x", {1, 128, 28, 28});
+  std::string cur = "x";
+  for (int i = 0; i < 3; ++i) {
+    const std::string out = "c" + std::to_string(i);
+    onnx::NodeProto* conv =
+        b.Node("Conv", {cur, b.Weight(out + "_w", {128, 128, 3, 3}, -0.03f, 0.03f)}, out);
+    *conv->add_attribute() = testing::IntsAttr("pads", {1, 1, 1, 1});
+    cur = out;
+  }
+  b.Node("Conv", {cur, b.Weight("p_w", {8, 128, 1, 1}, -0.1f, 0.1f)}, "y");
+  b.Output("y");
+  return b;
+}
+
+TEST_CASE("A Session made on one thread runs on others, one at a time", "[session]") {
+  // oneDNN keeps its default scratch memory per creating thread: a run elsewhere crashed.
+  const testing::GraphBuilder b = ScratchConvs();
+  const Model model = b.Require(2);
+  std::vector<float> x(128 * 28 * 28);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 200) / 100 - 1;
+  const std::vector<NamedTensor> inputs = {
+      {"x", Tensor::View(DType::kFloat32, Shape{1, 128, 28, 28}, x.data())}};
+  auto values = [](const Result<std::vector<NamedTensor>>& out) {
+    std::span<const float> v = (*out)[0].tensor.values<float>();
+    return std::vector<float>(v.begin(), v.end());
+  };
+  // The reference: the unoptimized graph on this thread.
+  Result<Session> reference = Session::Create(b.Require(0), {.num_threads = 1});
+  REQUIRE(reference.ok());
+  Result<std::vector<NamedTensor>> want_out = reference->Run(inputs);
+  REQUIRE(want_out.ok());
+  const std::vector<float> want = values(want_out);
+  for (int threads : {1, 2}) {
+    DYNAMIC_SECTION(threads << " threads") {
+      Result<Session> session = Session::Create(model, {.num_threads = threads});
+      REQUIRE(session.ok());
+      std::vector<float> got[2];
+      for (std::vector<float>& g : got) {
+        std::thread([&] {
+          Result<std::vector<NamedTensor>> out = session->Run(inputs);
+          if (out.ok()) g = values(out);
+        }).join();
+      }
+      for (const std::vector<float>& g : got) {
+        REQUIRE(g.size() == want.size());
+        int bad = 0;
+        for (size_t i = 0; i < g.size(); ++i) {
+          if (!(std::abs(g[i] - want[i]) <= 1e-4f + 1e-4f * std::abs(want[i]))) ++bad;
+        }
+        CHECK(bad == 0);
+      }
+    }
+  }
 }
 
 }  // namespace

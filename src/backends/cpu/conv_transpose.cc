@@ -68,7 +68,7 @@ Result<dnnl::deconvolution_forward::primitive_desc> Bf16DeconvolutionDesc(
         any(x, memory::data_type::bf16), weights, bias, any(y, memory::data_type::f32),
         ToDnnlDims(win.strides), ToDnnlDilations(win.dilations), ToDnnlDims(win.pad_begin),
         ToDnnlDims(win.pad_end));
-    return dnnl::deconvolution_forward::primitive_desc(desc, CpuEngine());
+    return dnnl::deconvolution_forward::primitive_desc(desc, WithOwnScratchpad({}), CpuEngine());
   });
 }
 

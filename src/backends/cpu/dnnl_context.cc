@@ -1,5 +1,10 @@
 #include "backends/cpu/dnnl_context.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
 namespace accel::cpu {
 
 dnnl::engine& CpuEngine() {
@@ -10,6 +15,32 @@ dnnl::engine& CpuEngine() {
 dnnl::stream& ThreadStream() {
   thread_local dnnl::stream stream(CpuEngine());
   return stream;
+}
+
+dnnl::primitive_attr WithOwnScratchpad(const dnnl::primitive_attr& attr) {
+  // A handle copy would share (and change) the caller's attributes.
+  dnnl_primitive_attr_t clone = nullptr;
+  dnnl::error::wrap_c_api(dnnl_primitive_attr_clone(&clone, attr.get()),
+                          "could not copy primitive attributes");
+  dnnl::primitive_attr copy(clone);
+  copy.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return copy;
+}
+
+void* ThreadScratch(size_t bytes) {
+  constexpr size_t kAlign = 4096;
+  struct Buffer {
+    std::unique_ptr<void, decltype(&std::free)> data{nullptr, &std::free};
+    size_t size = 0;
+  };
+  thread_local Buffer buffer;
+  if (bytes > buffer.size || !buffer.data) {
+    const size_t size = (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+    buffer.data.reset(std::aligned_alloc(kAlign, size));
+    if (!buffer.data) throw std::bad_alloc();
+    buffer.size = size;
+  }
+  return buffer.data.get();
 }
 
 Result<dnnl::memory::data_type> ToDnnl(DType dtype) {

@@ -130,6 +130,9 @@ class WeightedPrimitive {
   void Reset(const dnnl::primitive_desc& pd, const dnnl::memory::desc& user_weights,
              const dnnl::memory::desc& user_src = {}, const dnnl::memory::desc& user_dst = {}) {
     primitive_ = dnnl::primitive(pd);
+    // Zero bytes (an empty memory, harmless to pass) unless pd was made WithOwnScratchpad.
+    scratch_ = dnnl::memory(pd.scratchpad_desc(), CpuEngine(), DNNL_MEMORY_NONE);
+    scratch_bytes_ = pd.scratchpad_desc().get_size();
     src_ = pd.src_desc();
     weights_ = pd.weights_desc();
     bias_ = pd.weights_desc(1);  // oneDNN's bias is the second weights argument
@@ -163,6 +166,7 @@ class WeightedPrimitive {
   // The warm-up's part of Run (KernelContext::warm_up): constant weights are packed, nothing runs.
   void PackOnly(const Tensor& weights) {
     if (const_weights_) (void)packed_.Get(user_weights_, weights.data(), weights_, true);
+    (void)ThreadScratch(scratch_bytes_);  // the first run on this thread then allocates nothing
   }
 
   // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
@@ -184,16 +188,19 @@ class WeightedPrimitive {
     }
     const dnnl::memory packed =
         packed_.Get(user_weights_, weights.data(), weights_, const_weights_);
+    scratch_.set_data_handle(ThreadScratch(scratch_bytes_));
     if (bias) {
       bias_user_.set_data_handle(const_cast<void*>(bias->data()));
       ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
                                {DNNL_ARG_WEIGHTS, packed.get()},
                                {DNNL_ARG_BIAS, bias_user_.get()},
-                               {DNNL_ARG_DST, dst_mem.get()}});
+                               {DNNL_ARG_DST, dst_mem.get()},
+                               {DNNL_ARG_SCRATCHPAD, scratch_.get()}});
     } else {
       ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
                                {DNNL_ARG_WEIGHTS, packed.get()},
-                               {DNNL_ARG_DST, dst_mem.get()}});
+                               {DNNL_ARG_DST, dst_mem.get()},
+                               {DNNL_ARG_SCRATCHPAD, scratch_.get()}});
     }
     if (dst_blocked_)
       ExecuteArgs(dst_reorder_,
@@ -208,6 +215,8 @@ class WeightedPrimitive {
   dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
   dnnl::memory src_user_, dst_user_, addend_, bias_user_;  // over the run's tensors
   dnnl::reorder src_reorder_, dst_reorder_, addend_reorder_;
+  dnnl::memory scratch_;  // over the running thread's ThreadScratch
+  size_t scratch_bytes_ = 0;
   PackedWeights packed_;
 };
 
@@ -237,15 +246,15 @@ Result<typename Primitive::primitive_desc> ConvPrimitiveDesc(
     const dnnl::memory::desc& weights, const dnnl::memory::desc& bias, const dnnl::memory::desc& y,
     const Window& win, const dnnl::primitive_attr& attr = {}) {
   const dnnl::memory::dims x_dims = x.dims();
-  return TryDnnl(std::string(op) + " with input " + ShapeToString(x_dims) + ", pads " +
-                     DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
-                 [&] {
-                   typename Primitive::desc desc(
-                       dnnl::prop_kind::forward_inference, algo, x, weights, bias, y,
-                       ToDnnlDims(win.strides), ToDnnlDilations(win.dilations),
-                       ToDnnlDims(win.pad_begin), ToDnnlDims(win.pad_end));
-                   return typename Primitive::primitive_desc(desc, attr, CpuEngine());
-                 });
+  return TryDnnl(
+      std::string(op) + " with input " + ShapeToString(x_dims) + ", pads " +
+          DimsToString(win.pad_begin) + "/" + DimsToString(win.pad_end),
+      [&] {
+        typename Primitive::desc desc(dnnl::prop_kind::forward_inference, algo, x, weights, bias, y,
+                                      ToDnnlDims(win.strides), ToDnnlDilations(win.dilations),
+                                      ToDnnlDims(win.pad_begin), ToDnnlDims(win.pad_end));
+        return typename Primitive::primitive_desc(desc, WithOwnScratchpad(attr), CpuEngine());
+      });
 }
 
 // The same over plain float32 shapes; `blocked_io` lets oneDNN choose src/dst layouts.

@@ -204,7 +204,7 @@ class GemmKernel final : public core::Kernel {
                     std::to_string(k) + "," + std::to_string(n) + "]",
                 [&] {
                   dnnl::matmul::desc desc(src, want_b, PlainDesc({m, n}, memory::data_type::f32));
-                  return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+                  return dnnl::matmul::primitive_desc(desc, WithOwnScratchpad(attr), CpuEngine());
                 }));
     matmul_.Reset(pd, user_b, a_md);
     impl_ = pd.impl_info_str();

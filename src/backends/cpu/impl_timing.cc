@@ -55,6 +55,9 @@ class Trial {
       args_[arg] = dnnl::memory(md, CpuEngine(), scratch.data() + offset);
       offset += AlignedSize(md);
     }
+    // The candidates are made WithOwnScratchpad (ConvPrimitiveDesc).
+    const dnnl::memory::desc pad = pd.scratchpad_desc();
+    args_[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pad, CpuEngine(), ThreadScratch(pad.get_size()));
   }
 
   // One run; its time in seconds.
@@ -97,6 +100,12 @@ size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc>
   const memory::Hash128 hash = ChoiceKey(key);
   memory::Arena scratch = Scratch(candidates);
   if (scratch.capacity() == 0) return 0;
+  // One size for all, so that no candidate's scratchpad moves while the others are made.
+  size_t pad = 0;
+  for (const dnnl::primitive_desc& pd : candidates) {
+    pad = std::max(pad, pd.scratchpad_desc().get_size());
+  }
+  (void)ThreadScratch(pad);
   std::vector<Trial> trials;
   for (const dnnl::primitive_desc& pd : candidates) trials.emplace_back(pd, scratch);
   // Untimed: the first run of all faults in the shared scratch and oneDNN's scratchpad.

@@ -146,7 +146,7 @@ class MatMulKernel final : public core::Kernel {
           AppendFusedPostOps(post_ops_, ops);
           dnnl::primitive_attr attr;
           attr.set_post_ops(ops);
-          return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+          return dnnl::matmul::primitive_desc(desc, WithOwnScratchpad(attr), CpuEngine());
         }));
     matmul_.Reset(pd, user_b, user_a);
     impl_ = pd.impl_info_str();
