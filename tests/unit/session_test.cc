@@ -181,7 +181,7 @@ TEST_CASE("An op version older than the kernel implements is refused naming op a
 }
 
 // Three 3x3 convolutions over 128 channels at 28x28 (resnet's layer2, where oneDNN's F(4x4, 3x3)
-// Winograd kernel wins on this machine; it needs scratch memory) and a 1x1 one.
+// Winograd kernel wins on this machine; it needs scratch memory), a 1x1 one and a max pool.
 testing::GraphBuilder ScratchConvs() {
   testing::GraphBuilder b(13, 21);
   b.Input("x", {1, 128, 28, 28});
@@ -193,7 +193,10 @@ testing::GraphBuilder ScratchConvs() {
     *conv->add_attribute() = testing::IntsAttr("pads", {1, 1, 1, 1});
     cur = out;
   }
-  b.Node("Conv", {cur, b.Weight("p_w", {8, 128, 1, 1}, -0.1f, 0.1f)}, "y");
+  b.Node("Conv", {cur, b.Weight("p_w", {8, 128, 1, 1}, -0.1f, 0.1f)}, "p");
+  onnx::NodeProto* pool = b.Node("MaxPool", {"p"}, "y");
+  *pool->add_attribute() = testing::IntsAttr("kernel_shape", {3, 3});
+  *pool->add_attribute() = testing::IntsAttr("pads", {1, 1, 1, 1});
   b.Output("y");
   return b;
 }
@@ -201,7 +204,9 @@ testing::GraphBuilder ScratchConvs() {
 TEST_CASE("A Session made on one thread runs on others, one at a time", "[session]") {
   // oneDNN keeps its default scratch memory per creating thread: a run elsewhere crashed.
   const testing::GraphBuilder b = ScratchConvs();
-  const Model model = b.Require(2);
+  // Optimized (blocked layouts, Winograd) and not (plain layouts: im2col and pooling scratch).
+  const int level = GENERATE(2, 0);
+  const Model model = b.Require(level);
   std::vector<float> x(128 * 28 * 28);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 200) / 100 - 1;
   const std::vector<NamedTensor> inputs = {
@@ -217,7 +222,7 @@ TEST_CASE("A Session made on one thread runs on others, one at a time", "[sessio
   REQUIRE(want_out.ok());
   const std::vector<float> want = values(want_out);
   for (int threads : {1, 2}) {
-    DYNAMIC_SECTION(threads << " threads") {
+    DYNAMIC_SECTION("level " << level << ", " << threads << " threads") {
       Result<Session> session = Session::Create(model, {.num_threads = threads});
       REQUIRE(session.ok());
       std::vector<float> got[2];

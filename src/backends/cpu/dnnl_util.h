@@ -101,6 +101,29 @@ inline void ExecuteArgs(const dnnl::primitive& p, std::initializer_list<dnnl_exe
                           "could not execute a primitive");
 }
 
+// The scratchpad argument of a primitive made WithOwnScratchpad: an empty memory when it needs
+// none (harmless to pass), else one re-pointed at the running thread's ThreadScratch per run.
+class ScratchpadArg {
+ public:
+  // Also reserves the calling thread's buffer, so the first run there allocates nothing.
+  void Reset(const dnnl::primitive_desc& pd) {
+    const dnnl::memory::desc desc = pd.scratchpad_desc();
+    bytes_ = desc.get_size();
+    memory_ = dnnl::memory(desc, CpuEngine(), DNNL_MEMORY_NONE);
+    Reserve();
+  }
+  // Grows the calling thread's buffer to this primitive's need.
+  void Reserve() const { (void)ThreadScratch(bytes_); }
+  const dnnl::memory& Get() {
+    memory_.set_data_handle(ThreadScratch(bytes_));
+    return memory_;
+  }
+
+ private:
+  dnnl::memory memory_;
+  size_t bytes_ = 0;
+};
+
 // A memory object over a tensor's bytes, made once per descriptor and re-pointed at each run's
 // tensor: set_data_handle allocates nothing, where WrapTensor makes (and allocates) a new one.
 class TensorMemory {
@@ -130,9 +153,7 @@ class WeightedPrimitive {
   void Reset(const dnnl::primitive_desc& pd, const dnnl::memory::desc& user_weights,
              const dnnl::memory::desc& user_src = {}, const dnnl::memory::desc& user_dst = {}) {
     primitive_ = dnnl::primitive(pd);
-    // Zero bytes (an empty memory, harmless to pass) unless pd was made WithOwnScratchpad.
-    scratch_ = dnnl::memory(pd.scratchpad_desc(), CpuEngine(), DNNL_MEMORY_NONE);
-    scratch_bytes_ = pd.scratchpad_desc().get_size();
+    scratch_.Reset(pd);
     src_ = pd.src_desc();
     weights_ = pd.weights_desc();
     bias_ = pd.weights_desc(1);  // oneDNN's bias is the second weights argument
@@ -166,7 +187,7 @@ class WeightedPrimitive {
   // The warm-up's part of Run (KernelContext::warm_up): constant weights are packed, nothing runs.
   void PackOnly(const Tensor& weights) {
     if (const_weights_) (void)packed_.Get(user_weights_, weights.data(), weights_, true);
-    (void)ThreadScratch(scratch_bytes_);  // the first run on this thread then allocates nothing
+    scratch_.Reserve();  // Reset may have run on another thread (Kernel::Precompile)
   }
 
   // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
@@ -188,19 +209,19 @@ class WeightedPrimitive {
     }
     const dnnl::memory packed =
         packed_.Get(user_weights_, weights.data(), weights_, const_weights_);
-    scratch_.set_data_handle(ThreadScratch(scratch_bytes_));
+    const dnnl_memory_t scratch = scratch_.Get().get();
     if (bias) {
       bias_user_.set_data_handle(const_cast<void*>(bias->data()));
       ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
                                {DNNL_ARG_WEIGHTS, packed.get()},
                                {DNNL_ARG_BIAS, bias_user_.get()},
                                {DNNL_ARG_DST, dst_mem.get()},
-                               {DNNL_ARG_SCRATCHPAD, scratch_.get()}});
+                               {DNNL_ARG_SCRATCHPAD, scratch}});
     } else {
       ExecuteArgs(primitive_, {{DNNL_ARG_SRC, src_mem.get()},
                                {DNNL_ARG_WEIGHTS, packed.get()},
                                {DNNL_ARG_DST, dst_mem.get()},
-                               {DNNL_ARG_SCRATCHPAD, scratch_.get()}});
+                               {DNNL_ARG_SCRATCHPAD, scratch}});
     }
     if (dst_blocked_)
       ExecuteArgs(dst_reorder_,
@@ -215,8 +236,7 @@ class WeightedPrimitive {
   dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
   dnnl::memory src_user_, dst_user_, addend_, bias_user_;  // over the run's tensors
   dnnl::reorder src_reorder_, dst_reorder_, addend_reorder_;
-  dnnl::memory scratch_;  // over the running thread's ThreadScratch
-  size_t scratch_bytes_ = 0;
+  ScratchpadArg scratch_;
   PackedWeights packed_;
 };
 

@@ -83,19 +83,21 @@ class LrnKernel final : public core::Kernel {
       return Status::Ok();
     }
     if (shape != shape_) {
-      ACCEL_ASSIGN_OR_RETURN(pd_, TryDnnl("LRN of " + ShapeToString(x.shape()), [&] {
-                               dnnl::lrn_forward::desc desc(
-                                   dnnl::prop_kind::forward_inference,
-                                   dnnl::algorithm::lrn_across_channels,
-                                   PlainDesc(shape, memory::data_type::f32), params_.size,
-                                   params_.alpha, params_.beta, params_.bias);
-                               return dnnl::lrn_forward::primitive_desc(desc, CpuEngine());
-                             }));
+      ACCEL_ASSIGN_OR_RETURN(
+          pd_, TryDnnl("LRN of " + ShapeToString(x.shape()), [&] {
+            dnnl::lrn_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::lrn_across_channels,
+                                         PlainDesc(shape, memory::data_type::f32), params_.size,
+                                         params_.alpha, params_.beta, params_.bias);
+            return dnnl::lrn_forward::primitive_desc(desc, WithOwnScratchpad({}), CpuEngine());
+          }));
       lrn_ = dnnl::lrn_forward(pd_);
+      scratch_.Reset(pd_);
       shape_ = shape;
     }
     lrn_.execute(ThreadStream(), {{DNNL_ARG_SRC, WrapTensor(x, pd_.src_desc())},
-                                  {DNNL_ARG_DST, WrapTensor(*y, pd_.dst_desc())}});
+                                  {DNNL_ARG_DST, WrapTensor(*y, pd_.dst_desc())},
+                                  {DNNL_ARG_SCRATCHPAD, scratch_.Get()}});
     ThreadStream().wait();
     return Status::Ok();
   }
@@ -105,6 +107,7 @@ class LrnKernel final : public core::Kernel {
   Shape shape_;  // the collapsed shape the primitive was built for
   dnnl::lrn_forward::primitive_desc pd_;
   dnnl::lrn_forward lrn_;
+  ScratchpadArg scratch_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateLrn(const core::KernelInit& init) {

@@ -64,10 +64,11 @@ class BatchNormPrimitive {
     ACCEL_ASSIGN_OR_RETURN(pd_, TryDnnl(std::string(op) + " of " + ShapeToString(x_shape), [&] {
                              dnnl::batch_normalization_forward::desc desc(
                                  prop_, PlainDesc(shape, memory::data_type::f32), epsilon, flags_);
-                             return dnnl::batch_normalization_forward::primitive_desc(desc,
-                                                                                      CpuEngine());
+                             return dnnl::batch_normalization_forward::primitive_desc(
+                                 desc, WithOwnScratchpad({}), CpuEngine());
                            }));
     bnorm_ = dnnl::batch_normalization_forward(pd_);
+    scratch_.Reset(pd_);
     shape_ = shape;
     return true;
   }
@@ -82,7 +83,8 @@ class BatchNormPrimitive {
                                     {DNNL_ARG_SCALE, scale},
                                     {DNNL_ARG_SHIFT, shift},
                                     {DNNL_ARG_MEAN, mean},
-                                    {DNNL_ARG_VARIANCE, variance}});
+                                    {DNNL_ARG_VARIANCE, variance},
+                                    {DNNL_ARG_SCRATCHPAD, scratch_.Get()}});
     ThreadStream().wait();
   }
 
@@ -92,6 +94,7 @@ class BatchNormPrimitive {
   Shape shape_;  // the shape the primitive was built for
   dnnl::batch_normalization_forward::primitive_desc pd_;
   dnnl::batch_normalization_forward bnorm_;
+  ScratchpadArg scratch_;
 };
 
 // ---- BatchNormalization ---------------------------------------------------------------------

@@ -210,7 +210,9 @@ class PoolKernel final : public core::Kernel {
     if (use_dnnl_ && blocked_) {
       ExecuteArgs(to_blocked_, {{DNNL_ARG_FROM, src_mem_.Bind(x, src_desc_).get()},
                                 {DNNL_ARG_TO, src_blocked_.get()}});
-      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_blocked_.get()}, {DNNL_ARG_DST, dst_blocked_.get()}});
+      ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_blocked_.get()},
+                          {DNNL_ARG_DST, dst_blocked_.get()},
+                          {DNNL_ARG_SCRATCHPAD, scratch_.Get().get()}});
       ExecuteArgs(from_blocked_, {{DNNL_ARG_FROM, dst_blocked_.get()},
                                   {DNNL_ARG_TO, dst_mem_.Bind(*y, dst_desc_).get()}});
       ThreadStream().wait();
@@ -218,7 +220,8 @@ class PoolKernel final : public core::Kernel {
     }
     if (use_dnnl_) {
       ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, src_desc_).get()},
-                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()}});
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()},
+                          {DNNL_ARG_SCRATCHPAD, scratch_.Get().get()}});
       ThreadStream().wait();
       return Status::Ok();
     }
@@ -250,7 +253,8 @@ class PoolKernel final : public core::Kernel {
     // In blocked mode Prepare builds the primitive only over the blocked layouts themselves.
     if (use_dnnl_) {
       ExecuteArgs(pool_, {{DNNL_ARG_SRC, src_mem_.Bind(x, src_desc_).get()},
-                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()}});
+                          {DNNL_ARG_DST, dst_mem_.Bind(*y, dst_desc_).get()},
+                          {DNNL_ARG_SCRATCHPAD, scratch_.Get().get()}});
       ThreadStream().wait();
       return Status::Ok();
     }
@@ -304,7 +308,7 @@ class PoolKernel final : public core::Kernel {
                                             ToDnnlDims(window_.strides), ToDnnlDims(window_.kernel),
                                             ToDnnlDilations(window_.dilations),
                                             ToDnnlDims(window_.pad_begin), pad_end);
-        return dnnl::pooling_v2_forward::primitive_desc(desc, CpuEngine());
+        return dnnl::pooling_v2_forward::primitive_desc(desc, WithOwnScratchpad({}), CpuEngine());
       });
     };
     if (blocked_io_) {
@@ -313,6 +317,7 @@ class PoolKernel final : public core::Kernel {
       if (!pd.ok() || IsReference(*pd)) return Status::Ok();  // ComputeBlocked's plain copies
       pd_ = *pd;
       pool_ = dnnl::pooling_v2_forward(pd_);
+      scratch_.Reset(pd_);
       src_desc_ = pd_.src_desc();
       dst_desc_ = pd_.dst_desc();
       use_dnnl_ = true;
@@ -345,6 +350,7 @@ class PoolKernel final : public core::Kernel {
       }
     }
     pool_ = dnnl::pooling_v2_forward(pd_);
+    scratch_.Reset(pd_);
     // The user-side descriptors the run binds tensors with (plain ones around the reorders).
     src_desc_ = blocked_ ? PlainDesc(x, memory::data_type::f32) : pd_.src_desc();
     dst_desc_ = blocked_ ? PlainDesc(y, memory::data_type::f32) : pd_.dst_desc();
@@ -362,6 +368,7 @@ class PoolKernel final : public core::Kernel {
   bool use_dnnl_ = false;
   dnnl::pooling_v2_forward::primitive_desc pd_;
   dnnl::pooling_v2_forward pool_;
+  ScratchpadArg scratch_;
   // Queried once: primitive_desc's queries allocate (oneDNN 2.6 builds a vector per query).
   memory::desc src_desc_;
   memory::desc dst_desc_;
