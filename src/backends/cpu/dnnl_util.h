@@ -105,14 +105,13 @@ inline void ExecuteArgs(const dnnl::primitive& p, std::initializer_list<dnnl_exe
 // none (harmless to pass), else one re-pointed at the running thread's ThreadScratch per run.
 class ScratchpadArg {
  public:
-  // Also reserves the calling thread's buffer, so the first run there allocates nothing.
   void Reset(const dnnl::primitive_desc& pd) {
     const dnnl::memory::desc desc = pd.scratchpad_desc();
     bytes_ = desc.get_size();
     memory_ = dnnl::memory(desc, CpuEngine(), DNNL_MEMORY_NONE);
-    Reserve();
   }
-  // Grows the calling thread's buffer to this primitive's need.
+  // Grows the calling thread's buffer to this primitive's need, so that a run there allocates
+  // nothing (called where the Session prepares, which may not be where Reset ran).
   void Reserve() const { (void)ThreadScratch(bytes_); }
   const dnnl::memory& Get() {
     memory_.set_data_handle(ThreadScratch(bytes_));
@@ -187,7 +186,7 @@ class WeightedPrimitive {
   // The warm-up's part of Run (KernelContext::warm_up): constant weights are packed, nothing runs.
   void PackOnly(const Tensor& weights) {
     if (const_weights_) (void)packed_.Get(user_weights_, weights.data(), weights_, true);
-    scratch_.Reserve();  // Reset may have run on another thread (Kernel::Precompile)
+    scratch_.Reserve();
   }
 
   // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
