@@ -26,10 +26,9 @@ size_t AlignedSize(const dnnl::memory::desc& md) {
   return (md.get_size() + kArgAlign - 1) / kArgAlign * kArgAlign;
 }
 
-// Scratch for every candidate's arguments at once, reused across candidates. Large scratch is
-// fresh huge-page memory (zero and cheap to fault in: page faults dominated the timing when each
-// candidate had its own 4 KiB-page buffers); small scratch is zeroed here. Zeros keep denormals
-// and NaNs from slowing a candidate down.
+// Scratch for every candidate's arguments at once, reused across candidates: fresh huge-page
+// memory (zero and cheap to fault in: page faults dominated the timing when each candidate had
+// its own 4 KiB-page buffers). Zeros keep denormals and NaNs from slowing a candidate down.
 memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
   size_t bytes = 0;
   for (const dnnl::primitive_desc& pd : candidates) {
@@ -38,7 +37,9 @@ memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
     bytes = std::max(bytes, need);
   }
   memory::Arena arena;
-  if (arena.Reserve(bytes).ok() && !arena.huge_pages_advised()) {
+  // At least one huge page, so that even small scratch is mapped memory faulted in 2 MiB at a
+  // time (and already zero).
+  if (arena.Reserve(std::max(bytes, memory::kHugePageBytes)).ok() && !arena.huge_pages_advised()) {
     std::memset(arena.data(), 0, arena.capacity());
   }
   return arena;
