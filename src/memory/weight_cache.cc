@@ -96,9 +96,8 @@ struct Interned {
 };
 
 // 2 MiB of huge-page memory that small packed buffers are carved from, freed with the last of
-// them: first touching a 4 KiB page costs ~0.5 us on bare metal and ~2 us on this VM, a 2 MiB
-// page one fault for all of it (8 MiB: ~4 ms vs ~0.3 ms here), and a model's packed weights are
-// mostly small (squeezenet1_1: all under 1 MiB).
+// them: on the development VM first touching 8 MiB took ~4 ms in 4 KiB pages and ~0.3 ms in
+// 2 MiB pages, and a model's packed weights are mostly small (squeezenet1_1: all under 1 MiB).
 struct PackedChunk {
   Arena arena;
   size_t used = 0;
