@@ -4,8 +4,9 @@
 // per-shape kernel state of its runs), not necessarily the one that created it: create it on a
 // loading thread and run it on a worker, say. Each thread that runs Sessions keeps one scratch
 // buffer for oneDNN until it ends, as large as the largest need of the primitives it ran
-// (resnet50: 10 MiB, for Winograd); the first run on a new thread allocates it. To run one Model on several threads concurrently, create one Session
-// per thread from the same Model; they share the Model's weights.
+// (resnet50: 10 MiB, for Winograd); the first run on a new thread allocates it. To run one Model on
+// several threads concurrently, create one Session per thread from the same Model; they share the
+// Model's weights.
 #pragma once
 
 #include <cstddef>
