@@ -67,10 +67,9 @@ class Executor {
   // zeros, such as Range with step 0) is ignored: the first real run reports the error.
   void WarmUp();
   // Before the warm-up, with two threads or more: the kernels of static nodes create their
-  // oneDNN primitives (Kernel::Precompile) on all of the Session's threads at once. The warm-up
-  // then packs weights and times candidates back to back, and OpenMP's workers, which fall
-  // asleep during a long serial stretch and take milliseconds to wake on a busy host, stay
-  // awake between its parallel regions.
+  // oneDNN primitives (Kernel::Precompile) on all of the Session's threads at once, since the
+  // JIT code generation is most of a prepare. The warm-up then finds them made (or, for choices
+  // it still times, in oneDNN's primitive cache).
   void Precompile(const memory::RunPlan& plan);
   Status BindInputs(std::span<const NamedTensor> inputs);
   Status BindOutputs(memory::RunPlan& plan, std::span<NamedTensor> outputs);

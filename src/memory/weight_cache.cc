@@ -32,7 +32,6 @@ namespace accel::memory {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kHugePage = size_t{2} << 20;
 
 using Key = PackedKey;
 
@@ -95,9 +94,10 @@ struct Interned {
   int leases = 0;
 };
 
-// 2 MiB of huge-page memory that small packed buffers are carved from, freed with the last of
-// them: on the development VM first touching 8 MiB took ~4 ms in 4 KiB pages and ~0.3 ms in
-// 2 MiB pages, and a model's packed weights are mostly small (squeezenet1_1: all under 1 MiB).
+// Huge-page memory (an Arena of 2 MiB or more) that packed buffers are carved from, freed with
+// the last of them. Small buffers share 2 MiB chunks: on the development VM first touching 8 MiB
+// took ~4 ms in 4 KiB pages and ~0.3 ms in 2 MiB pages, and a model's packed weights are mostly
+// small (squeezenet1_1: all under 1 MiB).
 struct PackedChunk {
   Arena arena;
   size_t used = 0;
@@ -187,29 +187,30 @@ Hash128 SourceHash(Cache& c, const void* data, size_t bytes) {
   return HashBytes({static_cast<const std::byte*>(data), bytes});
 }
 
-// Private memory for packed bytes, marked for huge pages: large buffers on their own 2 MiB
-// boundaries, small ones carved from a shared PackedChunk (fewer page faults when first
-// touched, fewer TLB misses in the kernels). Sets buf.owner and buf.data.
+// Private memory for packed bytes (fewer page faults when first touched, fewer TLB misses in
+// the kernels): a large buffer gets its own PackedChunk, small ones are carved from the shared
+// one. Sets buf.owner and buf.data.
 void AllocatePacked(Cache& c, size_t bytes, PackedBuffer& buf) {
   constexpr size_t kAlign = 64;
   const size_t size = RoundUp(std::max<size_t>(bytes, 1), kAlign);
-  if (size < kHugePage) {
-    std::lock_guard lock(c.mu);
-    if (!c.chunk || c.chunk->used + size > c.chunk->arena.capacity()) {
-      auto chunk = std::make_shared<PackedChunk>();
-      if (!chunk->arena.Reserve(kHugePage).ok()) throw std::bad_alloc();
-      c.chunk = std::move(chunk);
-    }
-    buf.data = c.chunk->arena.data() + c.chunk->used;
-    c.chunk->used += size;
-    buf.owner = c.chunk;
+  auto new_chunk = [](size_t capacity) {
+    auto chunk = std::make_shared<PackedChunk>();
+    if (!chunk->arena.Reserve(capacity).ok()) throw std::bad_alloc();
+    return chunk;
+  };
+  if (size >= kHugePageBytes) {
+    std::shared_ptr<PackedChunk> own = new_chunk(size);
+    buf.data = own->arena.data();
+    buf.owner = std::move(own);
     return;
   }
-  void* p = std::aligned_alloc(kHugePage, RoundUp(size, kHugePage));
-  if (!p) throw std::bad_alloc();
-  madvise(p, RoundUp(size, kHugePage), MADV_HUGEPAGE);
-  buf.owner = std::shared_ptr<void>(p, &std::free);
-  buf.data = static_cast<std::byte*>(p);
+  std::lock_guard lock(c.mu);
+  if (!c.chunk || c.chunk->used + size > c.chunk->arena.capacity()) {
+    c.chunk = new_chunk(kHugePageBytes);
+  }
+  buf.data = c.chunk->arena.data() + c.chunk->used;
+  c.chunk->used += size;
+  buf.owner = c.chunk;
 }
 
 PackedWeightsRef MakeRef(const std::shared_ptr<PackedBuffer>& buf, const dnnl::memory::desc& want) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -37,11 +36,9 @@ memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
     bytes = std::max(bytes, need);
   }
   memory::Arena arena;
-  // At least one huge page, so that even small scratch is mapped memory faulted in 2 MiB at a
-  // time (and already zero).
-  if (arena.Reserve(std::max(bytes, memory::kHugePageBytes)).ok() && !arena.huge_pages_advised()) {
-    std::memset(arena.data(), 0, arena.capacity());
-  }
+  // At least one huge page, so that even small scratch is mapped (zero) memory, faulted in
+  // 2 MiB at a time. A failure leaves the arena empty.
+  (void)arena.Reserve(std::max(bytes, memory::kHugePageBytes));
   return arena;
 }
 
