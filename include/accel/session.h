@@ -49,7 +49,7 @@ struct MemoryInfo {
   // these tensors can use less. arena_bytes / arena_lower_bound_bytes is the planner's waste.
   size_t arena_lower_bound_bytes = 0;
   // Bytes actually reserved: the largest plan of this Session so far (2 MiB rounded when it is
-  // large enough for huge pages).
+  // large enough to be mapped for huge pages).
   size_t arena_reserved_bytes = 0;
   int planned_tensors = 0;  // intermediate tensors placed in the arena
   int inplace_tensors = 0;  // of those, written over their elementwise op's dying input

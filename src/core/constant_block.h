@@ -1,8 +1,8 @@
-// One huge-page block of memory for the bytes of a model's initializers.
+// One block of memory for the bytes of a model's initializers.
 //
-// Why: a model's weights are hundreds of tensors of 0.1-4 MiB; each one in its own allocation
-// was first touched in 4 KiB pages, and first touching fresh memory is expensive on these
-// machines. One block takes one fault per 2 MiB (resnet50's import went from ~35 to ~16 ms).
+// Why: a model's weights are hundreds of tensors of 0.1-4 MiB; one mapping for all of them
+// costs one mmap instead of hundreds of allocations, and its memory is zero-filled by the kernel
+// as the copy first touches it. It is 4 KiB pages, not huge pages: see arena.h.
 // The tensors share ownership of the block, so it lives as long as any of them.
 //
 // The cost: a constant the optimizer replaces (a Conv weight with a BatchNorm folded into it)

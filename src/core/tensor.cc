@@ -1,7 +1,5 @@
 #include "accel/tensor.h"
 
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -94,8 +92,6 @@ std::string ShapeToString(std::span<const int64_t> shape) {
 namespace {
 
 constexpr size_t kAlignment = 64;
-constexpr size_t kHugePage = size_t{2} << 20;
-constexpr size_t kHugeMin = size_t{4} << 20;
 
 // Element count and byte size with overflow and negative-dim checks.
 Result<size_t> CheckedByteSize(DType dtype, const Shape& shape) {
@@ -121,13 +117,8 @@ Result<Tensor> Tensor::Create(DType dtype, Shape shape) {
   // Round up so aligned_alloc's size rule holds; never allocate 0 bytes.
   size_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (padded == 0) padded = kAlignment;
-  // Large tensors (model weights, mostly) on 2 MiB boundaries, advised for huge pages: one
-  // fault per 2 MiB instead of 512 when they are first written.
-  const bool huge = padded >= kHugeMin;
-  if (huge) padded = (padded + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = std::aligned_alloc(huge ? kHugePage : kAlignment, padded);
+  void* p = std::aligned_alloc(kAlignment, padded);
   if (!p) return Internal("out of memory allocating " + std::to_string(bytes) + " bytes");
-  if (huge) madvise(p, padded, MADV_HUGEPAGE);
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);

@@ -17,7 +17,7 @@ struct TensorAccess {
     t.owner_.reset();
   }
   // An owning tensor over `data`, which stays valid while `owner` lives: a tensor inside a
-  // block shared with others (the model's constants are read into one huge-page block).
+  // block shared with others (the model's constants are read into one block).
   static Tensor Adopt(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
     Tensor t;
     t.dtype_ = dtype;

@@ -20,6 +20,7 @@ Arena& Arena::operator=(Arena&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
     mapped_bytes_ = std::exchange(other.mapped_bytes_, 0);
+    pages_ = other.pages_;
     mapped_ = std::exchange(other.mapped_, false);
     advised_ = std::exchange(other.advised_, false);
   }
@@ -71,7 +72,7 @@ Status Arena::Reserve(size_t bytes) {
   mapped_ = true;
 #ifdef MADV_HUGEPAGE
   // Fails harmlessly where THP is off or unsupported; the memory is then plain 4 KiB pages.
-  advised_ = madvise(data_, size, MADV_HUGEPAGE) == 0;
+  if (pages_ == Pages::kHuge) advised_ = madvise(data_, size, MADV_HUGEPAGE) == 0;
 #endif
   return Status::Ok();
 }

@@ -4,10 +4,14 @@
 // for more than it has (the old contents are dropped, plans place every tensor anew), so a
 // Session that alternates between input shapes settles on the largest plan and then never
 // allocates again. Small arenas (< kHugePageBytes) come from aligned_alloc with kAlignment;
-// larger ones are mmap'ed at a 2 MiB boundary and marked madvise(MADV_HUGEPAGE), so with
-// transparent huge pages set to "madvise" or "always" the kernel backs them with 2 MiB pages
-// (one fault per 2 MiB instead of 512). Prefault() touches every page once, so the first run
-// pays no page faults; its cost moves to prepare time.
+// larger ones are mmap'ed (zero memory) at a 2 MiB boundary. Only an arena made with
+// Pages::kHuge is marked madvise(MADV_HUGEPAGE): the activations a Session rereads every run,
+// where fewer TLB misses pay off. Memory written once at load or prepare (model constants,
+// packed weights, timing scratch) stays in 4 KiB pages: on a VM that returns free memory to its
+// host (free page reporting), a fresh 2 MiB page can take 4x longer to fault in than the same
+// bytes in 4 KiB pages (benchmarks/first_touch.py), and packed weights are streamed, not reread at
+// random, so huge pages gained them no measurable speed. Prefault() touches every page once, so
+// the first run pays no page faults; its cost moves to prepare time.
 #pragma once
 
 #include <cstddef>
@@ -20,7 +24,9 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 class Arena {
  public:
-  Arena() = default;
+  enum class Pages { kSmall, kHuge };
+
+  explicit Arena(Pages pages = Pages::kSmall) : pages_(pages) {}
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   Arena(Arena&& other) noexcept;
@@ -44,6 +50,7 @@ class Arena {
   std::byte* data_ = nullptr;
   size_t capacity_ = 0;
   size_t mapped_bytes_ = 0;  // length of the mapping, 0 when from aligned_alloc
+  Pages pages_ = Pages::kSmall;
   bool mapped_ = false;
   bool advised_ = false;
 };

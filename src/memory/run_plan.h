@@ -117,7 +117,7 @@ class PlanCache {
  private:
   size_t capacity_;
   std::vector<std::unique_ptr<RunPlan>> plans_;  // most recently used first
-  Arena arena_;
+  Arena arena_{Arena::Pages::kHuge};             // reread every run: worth huge pages (arena.h)
 };
 
 // After dynamic node n ran (core::ComputeNode over plan.values): an output that aliases arena

@@ -94,10 +94,10 @@ struct Interned {
   int leases = 0;
 };
 
-// Huge-page memory (an Arena of 2 MiB or more) that packed buffers are carved from, freed with
-// the last of them. Small buffers share 2 MiB chunks: on the development VM first touching 8 MiB
-// took ~4 ms in 4 KiB pages and ~0.3 ms in 2 MiB pages, and a model's packed weights are mostly
-// small (squeezenet1_1: all under 1 MiB).
+// Mapped memory (an Arena of 2 MiB or more, 4 KiB pages: see arena.h) that packed buffers are
+// carved from, freed with the last of them. Small buffers share 2 MiB chunks, so a model's
+// packed weights (mostly small: squeezenet1_1's are all under 1 MiB) cost a few mappings, not
+// one allocation each.
 struct PackedChunk {
   Arena arena;
   size_t used = 0;
@@ -187,9 +187,8 @@ Hash128 SourceHash(Cache& c, const void* data, size_t bytes) {
   return HashBytes({static_cast<const std::byte*>(data), bytes});
 }
 
-// Private memory for packed bytes (fewer page faults when first touched, fewer TLB misses in
-// the kernels): a large buffer gets its own PackedChunk, small ones are carved from the shared
-// one. Sets buf.owner and buf.data.
+// Private memory for packed bytes: a large buffer gets its own PackedChunk, small ones are carved
+// from the shared one. Sets buf.owner and buf.data.
 void AllocatePacked(Cache& c, size_t bytes, PackedBuffer& buf) {
   constexpr size_t kAlign = 64;
   const size_t size = RoundUp(std::max<size_t>(bytes, 1), kAlign);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <vector>
 
@@ -201,6 +202,25 @@ TEST_CASE("Arena is aligned, grows on demand and keeps its memory", "[memory]") 
   CHECK(moved.data() == big);
   CHECK(arena.capacity() == 0);
   CHECK(arena.Reserve(SIZE_MAX - 5).code() == StatusCode::kOutOfRange);
+}
+
+TEST_CASE("Only an arena made for huge pages asks for them", "[memory]") {
+  Arena plain;
+  REQUIRE(plain.Reserve(5 << 20).ok());
+  CHECK_FALSE(plain.huge_pages_advised());
+
+  Arena huge(Arena::Pages::kHuge);
+  REQUIRE(huge.Reserve(5 << 20).ok());
+  CHECK(reinterpret_cast<uintptr_t>(huge.data()) % kHugePageBytes == 0);
+  // madvise(MADV_HUGEPAGE) only fails on kernels built without transparent huge pages.
+  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage")) {
+    CHECK(huge.huge_pages_advised());
+  }
+  Arena moved = std::move(huge);
+  REQUIRE(moved.Reserve(9 << 20).ok());  // a regrown arena keeps its kind
+  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage")) {
+    CHECK(moved.huge_pages_advised());
+  }
 }
 
 }  // namespace

@@ -25,9 +25,9 @@ size_t AlignedSize(const dnnl::memory::desc& md) {
   return (md.get_size() + kArgAlign - 1) / kArgAlign * kArgAlign;
 }
 
-// Scratch for every candidate's arguments at once, reused across candidates: fresh huge-page
-// memory (zero and cheap to fault in: page faults dominated the timing when each candidate had
-// its own 4 KiB-page buffers). Zeros keep denormals and NaNs from slowing a candidate down.
+// Scratch for every candidate's arguments at once, reused across candidates: one fresh mapping
+// (zero memory; page faults dominated the timing when each candidate had its own buffers).
+// Zeros keep denormals and NaNs from slowing a candidate down.
 memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
   size_t bytes = 0;
   for (const dnnl::primitive_desc& pd : candidates) {
@@ -36,8 +36,8 @@ memory::Arena Scratch(std::span<const dnnl::primitive_desc> candidates) {
     bytes = std::max(bytes, need);
   }
   memory::Arena arena;
-  // At least one huge page, so that even small scratch is mapped (zero) memory, faulted in
-  // 2 MiB at a time. A failure leaves the arena empty.
+  // At least kHugePageBytes, so that even small scratch is mapped (zero) memory rather than
+  // aligned_alloc's. A failure leaves the arena empty.
   (void)arena.Reserve(std::max(bytes, memory::kHugePageBytes));
   return arena;
 }
