@@ -38,6 +38,10 @@ struct SessionOptions {
   // Lets an elementwise op write its output over an input that dies there (a smaller arena,
   // same results). Off only to compare.
   bool inplace_reuse = true;
+  // Lets the producers of a Concat's inputs write straight into its output where each input is
+  // one contiguous range of it (channels of a batch-1 tensor): the Concat then copies nothing.
+  // Off only to compare.
+  bool concat_in_place = true;
 };
 
 // What the memory plan of a Session's latest input shapes costs; see Session::memory_info.
@@ -53,6 +57,7 @@ struct MemoryInfo {
   size_t arena_reserved_bytes = 0;
   int planned_tensors = 0;  // intermediate tensors placed in the arena
   int inplace_tensors = 0;  // of those, written over their elementwise op's dying input
+  int elided_concats = 0;   // Concats whose inputs were computed into their output
   // Nodes whose output shapes depend on data (NonZero, NonMaxSuppression, ...): they run with
   // per-run shape inference and allocate their outputs on the heap in every run.
   int dynamic_nodes = 0;

@@ -64,9 +64,10 @@ Status Executor::Prepare(std::span<const Shape* const> shapes) {
       bound_shapes_[k] = shapes[k];
     }
   }
-  ACCEL_ASSIGN_OR_RETURN(memory::RunPlan * plan,
-                         plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
-                                    {.allow_inplace = options_.inplace}));
+  ACCEL_ASSIGN_OR_RETURN(
+      memory::RunPlan * plan,
+      plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+                 {.allow_inplace = options_.inplace, .concat_in_place = options_.concat_in_place}));
   if (!plan->ran) {
     Precompile(*plan);
     plan->warm_up = true;
@@ -273,9 +274,10 @@ Status Executor::CollectOutputs(RunPlan& plan, std::span<NamedTensor> outputs) {
 Status Executor::Run(std::span<const NamedTensor> inputs, std::span<NamedTensor> outputs) {
   const Graph& g = model_->graph;
   ACCEL_RETURN_IF_ERROR(BindInputs(inputs));
-  ACCEL_ASSIGN_OR_RETURN(RunPlan * plan,
-                         plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
-                                    {.allow_inplace = options_.inplace}));
+  ACCEL_ASSIGN_OR_RETURN(
+      RunPlan * plan,
+      plans_.Get(*model_, kernels_, bound_shapes_, options_.num_threads,
+                 {.allow_inplace = options_.inplace, .concat_in_place = options_.concat_in_place}));
   for (size_t k = 0; k < g.inputs.size(); ++k) plan->values[g.inputs[k]] = *bound_[k];
   plan->ran = true;
   Status status = BindOutputs(*plan, outputs);

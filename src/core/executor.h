@@ -25,7 +25,8 @@ namespace accel::core {
 struct ExecutorOptions {
   int num_threads = 1;
   size_t plan_cache_size = 4;
-  bool inplace = true;  // let elementwise ops overwrite a dying input
+  bool inplace = true;          // let elementwise ops overwrite a dying input
+  bool concat_in_place = true;  // let a Concat's producers write into its output
 };
 
 class Executor {

@@ -43,6 +43,7 @@ Result<Session> Session::Create(const Model& model, const SessionOptions& option
     executor_options.num_threads = threads;
     executor_options.plan_cache_size = static_cast<size_t>(std::max(options.plan_cache_size, 1));
     executor_options.inplace = options.inplace_reuse;
+    executor_options.concat_in_place = options.concat_in_place;
     ACCEL_ASSIGN_OR_RETURN(std::unique_ptr<core::Executor> executor,
                            core::Executor::Create(model.impl_, executor_options));
     if (options.enable_profiling) executor->EnableProfiling();
@@ -143,6 +144,7 @@ MemoryInfo Session::memory_info() const {
   info.arena_lower_bound_bytes = plan->memory.lower_bound_bytes;
   info.planned_tensors = static_cast<int>(plan->block_value.size());
   info.inplace_tensors = plan->memory.inplace_count;
+  info.elided_concats = plan->elided_concats;
   info.dynamic_nodes = plan->dynamic_nodes;
   return info;
 }

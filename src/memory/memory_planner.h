@@ -59,6 +59,9 @@ struct Block {
 
 struct PlanOptions {
   bool allow_inplace = true;
+  // BuildRunPlan only: the producers of a Concat's inputs write straight into its output when
+  // each input is a contiguous range of it (see ElideConcats in run_plan.cc).
+  bool concat_in_place = true;
 };
 
 struct MemoryPlan {

@@ -102,6 +102,123 @@ size_t ByteSize(const core::TensorType& type, const Shape& physical) {
   return static_cast<size_t>(ElementCount(physical)) * DTypeSize(type.dtype);
 }
 
+// Where each input of Concat node n starts in its output, in bytes, when every input is one
+// contiguous range of the output: the physical shapes agree except on one axis, every dim
+// before that axis is 1, and the axis sizes add up. Blocked values also need whole channel
+// blocks, so that no input's padding lands inside the output. Empty when not.
+std::vector<size_t> ConcatRanges(const Graph& g, size_t n, const RunPlan& p) {
+  const Node& node = g.nodes[n];
+  const int out = node.outputs[0];
+  const Shape& whole = p.physical[out];
+  const Layout layout = g.values[out].layout;
+  std::vector<size_t> starts;
+  size_t start = 0;
+  int64_t axis_sum = 0;
+  int axis = -1;
+  for (int in : node.inputs) {
+    if (in == kNoValue || g.values[in].layout != layout ||
+        p.types[in].dtype != p.types[out].dtype || p.physical[in].size() != whole.size()) {
+      return {};
+    }
+    const Shape& part = p.physical[in];
+    if (layout == Layout::kBlocked && p.types[in].dims[1] % core::kChannelBlock != 0) return {};
+    for (size_t d = 0; d < whole.size(); ++d) {
+      if (part[d] == whole[d]) continue;
+      if (axis >= 0 && static_cast<int>(d) != axis) return {};
+      axis = static_cast<int>(d);
+    }
+    starts.push_back(start);
+    start += ByteSize(p.types[in], part);
+  }
+  if (axis < 0) return {};  // a single input: nothing to concatenate
+  for (int in : node.inputs) axis_sum += p.physical[in][axis];
+  if (axis_sum != whole[axis]) return {};
+  for (int d = 0; d < axis; ++d) {
+    if (whole[d] != 1) return {};
+  }
+  return starts;
+}
+
+// Turns the inputs of each eligible Concat into views of its output (see run_plan.h). An input
+// qualifies when a static node computes it into the arena, no view was made of it, and it
+// appears once; the output must be an arena value and not itself an elided Concat's input.
+// The output then lives from its first input's producer on, which can raise the arena's peak
+// when an input is computed long before the Concat (YOLOX's PAN joins an early backbone
+// feature): such a Concat is kept, judged on the bytes live at each step.
+void ElideConcats(const Graph& g, RunPlan& p) {
+  const int num_nodes = static_cast<int>(g.nodes.size());
+  std::vector<int> uses_as_view_root(g.values.size(), 0);
+  for (int root : p.view_root) {
+    if (root >= 0) ++uses_as_view_root[root];
+  }
+  std::vector<int> producer(g.values.size(), -1), last(g.values.size(), -1);
+  for (int n = 0; n < num_nodes; ++n) {
+    for (int in : g.nodes[n].inputs) {
+      if (in != kNoValue && p.mode[n] != NodeMode::kPrecomputed) last[in] = n;
+    }
+    if (p.mode[n] != NodeMode::kStatic) continue;
+    for (int out : g.nodes[n].outputs) {
+      if (out != kNoValue) producer[out] = n;
+    }
+  }
+  for (int v : g.outputs) last[v] = num_nodes;
+  // Bytes of arena values live at each step (views ignored: an estimate, not the plan).
+  std::vector<int64_t> live(num_nodes + 1, 0);
+  auto add = [&](int from, int to, int64_t bytes) {
+    for (int step = from; step <= to; ++step) live[step] += bytes;
+  };
+  auto bytes_of = [&](int v) { return static_cast<int64_t>(ByteSize(p.types[v], p.physical[v])); };
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (p.storage[v] == Storage::kArena && producer[v] >= 0) {
+      add(producer[v], std::max(producer[v], last[v]), bytes_of(static_cast<int>(v)));
+    }
+  }
+  for (int n = 0; n < num_nodes; ++n) {
+    const Node& node = g.nodes[n];
+    if (p.mode[n] != NodeMode::kStatic || !node.domain.empty() || node.op_type != "Concat" ||
+        node.outputs.size() != 1 || node.outputs[0] == kNoValue ||
+        p.storage[node.outputs[0]] != Storage::kArena || node.inputs.size() < 2) {
+      continue;
+    }
+    const int out = node.outputs[0];
+    bool eligible = true;
+    for (size_t i = 0; i < node.inputs.size() && eligible; ++i) {
+      const int in = node.inputs[i];
+      eligible = in != kNoValue && p.storage[in] == Storage::kArena && producer[in] >= 0 &&
+                 uses_as_view_root[in] == 0 &&
+                 std::count(node.inputs.begin(), node.inputs.end(), in) == 1;
+    }
+    if (!eligible) continue;
+    const std::vector<size_t> starts = ConcatRanges(g, n, p);
+    if (starts.empty()) continue;
+    const int64_t peak = *std::ranges::max_element(live);
+    const int out_last = std::max(n, last[out]);
+    int first = n, joint_last = out_last;
+    for (int in : node.inputs) {
+      first = std::min(first, producer[in]);
+      joint_last = std::max(joint_last, last[in]);
+    }
+    const std::vector<int64_t> before = live;
+    for (int in : node.inputs) add(producer[in], std::max(producer[in], last[in]), -bytes_of(in));
+    add(n, out_last, -bytes_of(out));
+    add(first, joint_last, bytes_of(out));
+    if (*std::ranges::max_element(live) > peak) {
+      live = before;  // keep the Concat: eliding it would raise the peak
+      continue;
+    }
+    last[out] = joint_last;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int in = node.inputs[i];
+      p.storage[in] = Storage::kView;
+      p.view_root[in] = out;
+      p.view_offset[in] = starts[i];
+      ++uses_as_view_root[out];
+    }
+    p.mode[n] = NodeMode::kView;
+    ++p.elided_concats;
+  }
+}
+
 // Shape-only stand-in for an input whose bytes a Shape or Size kernel never reads.
 alignas(kAlignment) std::byte g_no_data[kAlignment];
 
@@ -225,6 +342,7 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
   p.physical.resize(num_values);
   p.storage.assign(num_values, Storage::kDynamic);
   p.view_root.assign(num_values, -1);
+  p.view_offset.assign(num_values, 0);
   p.offset.assign(num_values, 0);
   p.last_use.assign(num_values, -1);
   p.mode.assign(g.nodes.size(), NodeMode::kDynamic);
@@ -323,6 +441,7 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
       p.storage[out] = is_output[out] ? Storage::kOutput : Storage::kArena;
     }
   }
+  if (options.concat_in_place) ElideConcats(g, p);
   for (int n = 0; n < num_nodes; ++n) {
     if (p.mode[n] == NodeMode::kPrecomputed) continue;
     for (int in : g.nodes[n].inputs) {
@@ -344,7 +463,17 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
     const Node& node = g.nodes[n];
     if (p.mode[n] != NodeMode::kStatic) continue;
     for (size_t i = 0; i < node.outputs.size(); ++i) {
-      const int out = node.outputs[i];
+      int out = node.outputs[i];
+      // An elided Concat's input: its output's block starts with the first of its producers.
+      if (out != kNoValue && p.storage[out] == Storage::kView && block_of[p.view_root[out]] < 0) {
+        out = p.view_root[out];
+        block_of[out] = static_cast<int>(blocks.size());
+        blocks.push_back({.bytes = ByteSize(p.types[out], p.physical[out]),
+                          .first_step = n,
+                          .last_step = std::max(n, p.last_use[out])});
+        p.block_value.push_back(out);
+        continue;
+      }
       if (out == kNoValue || p.storage[out] != Storage::kArena) continue;
       Block b;
       b.bytes = ByteSize(p.types[out], p.physical[out]);
@@ -390,8 +519,9 @@ Status BindArena(RunPlan& plan, std::byte* base) {
           Tensor::View(plan.types[v].dtype, plan.physical[v], static_cast<void*>(nullptr));
     }
     if (plan.storage[v] != Storage::kView) continue;
-    plan.values[v] =
-        Tensor::View(plan.types[v].dtype, plan.physical[v], plan.values[plan.view_root[v]].data());
+    plan.values[v] = Tensor::View(
+        plan.types[v].dtype, plan.physical[v],
+        static_cast<std::byte*>(plan.values[plan.view_root[v]].data()) + plan.view_offset[v]);
   }
   plan.bound_base = base;
   plan.arena_bound = true;

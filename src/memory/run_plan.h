@@ -23,6 +23,10 @@
 //    producer to its last consumer (extended over the views of it). Elementwise ops may write
 //    over their input 0 when it dies there (PlanOptions::allow_inplace). memory::PlanMemory
 //    places the blocks; the Session's Arena is then reserved and BindArena builds the views.
+//    A Concat whose inputs are each one contiguous range of its output (concatenation over the
+//    outermost non-unit dim: channels of a batch-1 tensor, in either layout) is elided: its
+//    inputs become views into its output at their offsets, their producers write there, and
+//    the Concat never runs (PlanOptions::concat_in_place).
 //    Graph outputs are not in the arena: they are the caller's bound buffers, or tensors
 //    allocated per run and handed to the caller without a copy.
 #pragma once
@@ -49,7 +53,7 @@ enum class Storage : uint8_t {
   kConstant,  // a model constant or a precomputed value of the plan
   kInput,     // fed by the caller
   kArena,     // planned at offset[v]
-  kView,      // a view of view_root[v] (arena or constant), prebuilt
+  kView,      // a view of view_root[v] (arena or constant) at view_offset[v], prebuilt
   kOutput,    // a graph output of a static node: a bound view or allocated per run
   kDynamic,   // allocated by its (dynamic or aliasing) node per run
   // A view of a fed input (or of another such view): prebuilt with its shape and re-pointed at
@@ -65,6 +69,7 @@ struct RunPlan {
   std::vector<Shape> physical;          // per value: run-time tensor shape where known
   std::vector<Storage> storage;         // per value
   std::vector<int> view_root;           // per value: the viewed value for kView, else -1
+  std::vector<size_t> view_offset;      // per value: bytes into view_root (elided Concat inputs)
   std::vector<size_t> offset;           // per value: arena offset for kArena
   std::vector<int> last_use;            // per value: last consuming node (nodes.size() = output)
   std::vector<NodeMode> mode;           // per node
@@ -75,8 +80,9 @@ struct RunPlan {
   MemoryPlan memory;
   std::vector<int> block_value;  // per planner block: its value
   int dynamic_nodes = 0;
-  bool ran = false;      // a run (or the executor's warm-up) has gone through this plan
-  bool warm_up = false;  // the current run is the executor's warm-up (KernelContext::warm_up)
+  int elided_concats = 0;  // Concats whose inputs were written into their output
+  bool ran = false;        // a run (or the executor's warm-up) has gone through this plan
+  bool warm_up = false;    // the current run is the executor's warm-up (KernelContext::warm_up)
   const std::byte* bound_base = nullptr;  // the arena BindArena built the views over
   bool arena_bound = false;
 };

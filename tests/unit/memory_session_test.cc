@@ -259,3 +259,118 @@ TEST_CASE("A warm-up that fails on zero inputs does not fail Create", "[memory]"
 
 }  // namespace
 }  // namespace accel
+
+namespace accel {
+namespace {
+
+using testing::IntAttr;
+
+std::vector<float> RunOnce(Session& session, const std::vector<NamedTensor>& inputs,
+                           size_t output = 0) {
+  Result<std::vector<NamedTensor>> out = session.Run(inputs);
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  std::span<const float> y = (*out)[output].tensor.values<float>();
+  return {y.begin(), y.end()};
+}
+
+// x [1, 3, 4, 5] -> a = Relu(x), b = Sigmoid(x) -> c = Concat(a, b, axis) -> y = Tanh(c); a is
+// read again after the Concat (z = a * 2), so its bytes must survive inside c.
+Model ConcatModel(int64_t axis) {
+  GraphBuilder b(17, 5);
+  b.Input("x", {1, 3, 4, 5});
+  b.Node("Relu", {"x"}, "a");
+  b.Node("Sigmoid", {"x"}, "s");
+  b.Node("Concat", {"a", "s"}, "c")->mutable_attribute()->Add(IntAttr("axis", axis));
+  b.Node("Tanh", {"c"}, "y");
+  b.Node("Mul", {"a", b.Scalar("two", 2.0f)}, "z");
+  b.Output("y");
+  b.Output("z");
+  return b.Require(0);
+}
+
+TEST_CASE("A Concat over channels of a batch-1 tensor is computed in place", "[memory]") {
+  const std::vector<float> x = Ramp(60);
+  const std::vector<NamedTensor> inputs = {
+      {"x", Tensor::View(DType::kFloat32, {1, 3, 4, 5}, const_cast<float*>(x.data()))}};
+  // Channels are the outermost non-unit axis, so each input is one range of the output.
+  Model model = ConcatModel(1);
+  Result<Session> with = Session::Create(model, {.num_threads = 1});
+  Result<Session> without = Session::Create(model, {.num_threads = 1, .concat_in_place = false});
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  CHECK(with->memory_info().elided_concats == 1);
+  CHECK(without->memory_info().elided_concats == 0);
+  for (int run = 0; run < 2; ++run) {
+    const std::vector<float> y = RunOnce(*with, inputs), z = RunOnce(*with, inputs, 1);
+    REQUIRE(y.size() == 120);
+    for (size_t i = 0; i < 60; ++i) {
+      const double relu = std::max(0.0, double{x[i]});
+      const double sigmoid = 1 / (1 + std::exp(-double{x[i]}));
+      CHECK(y[i] == Approx(std::tanh(relu)).margin(1e-6));
+      CHECK(y[60 + i] == Approx(std::tanh(sigmoid)).margin(1e-6));
+      CHECK(z[i] == Approx(2 * relu).margin(1e-6));
+    }
+    CHECK(y == RunOnce(*without, inputs));
+  }
+  // Over rows (axis 2) each input is 3 separate ranges: copied by the Concat as before.
+  Model rows = ConcatModel(2);
+  Result<Session> by_rows = Session::Create(rows, {.num_threads = 1});
+  REQUIRE(by_rows.ok());
+  CHECK(by_rows->memory_info().elided_concats == 0);
+  const std::vector<float> y = RunOnce(*by_rows, inputs);
+  REQUIRE(y.size() == 120);
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t i = 0; i < 20; ++i) {
+      const float v = x[c * 20 + i];
+      CHECK(y[c * 40 + i] == Approx(std::tanh(std::max(0.0f, v))).margin(1e-6));
+      CHECK(y[c * 40 + 20 + i] == Approx(std::tanh(1 / (1 + std::exp(-v)))).margin(1e-6));
+    }
+  }
+}
+
+// Two 1x1 convolutions over 16 channels each, concatenated and reduced by a third: blocked
+// (nChw16c) values at level 2, where whole channel blocks make each input one range.
+TEST_CASE("A Concat of blocked values is computed in place", "[memory]") {
+  GraphBuilder b(17, 9);
+  b.Input("x", {1, 16, 6, 6});
+  b.Node("Conv", {"x", b.Weight("w1", {16, 16, 1, 1})}, "a");
+  b.Node("Conv", {"x", b.Weight("w2", {16, 16, 1, 1})}, "c2");
+  b.Node("Concat", {"a", "c2"}, "c")->mutable_attribute()->Add(IntAttr("axis", 1));
+  b.Node("Conv", {"c", b.Weight("w3", {8, 32, 1, 1})}, "y");
+  b.Output("y");
+  const std::vector<float> x = Ramp(16 * 36);
+  const std::vector<NamedTensor> inputs = {
+      {"x", Tensor::View(DType::kFloat32, {1, 16, 6, 6}, const_cast<float*>(x.data()))}};
+  // Reference: the weights as ONNX stores them, read back from the model, in double.
+  std::vector<std::vector<float>> w;
+  for (const onnx::TensorProto& t : b.m.graph().initializer()) {
+    w.emplace_back(t.float_data().begin(), t.float_data().end());
+  }
+  REQUIRE(w.size() == 3);
+  std::vector<double> c(32 * 36, 0.0), want(8 * 36, 0.0);
+  for (int o = 0; o < 32; ++o) {
+    const std::vector<float>& wk = o < 16 ? w[0] : w[1];
+    for (int i = 0; i < 16; ++i) {
+      for (int p = 0; p < 36; ++p) c[o * 36 + p] += double{wk[(o % 16) * 16 + i]} * x[i * 36 + p];
+    }
+  }
+  for (int o = 0; o < 8; ++o) {
+    for (int i = 0; i < 32; ++i) {
+      for (int p = 0; p < 36; ++p) want[o * 36 + p] += double{w[2][o * 32 + i]} * c[i * 36 + p];
+    }
+  }
+  Model model = b.Require(2);
+  Result<Session> with = Session::Create(model, {.num_threads = 1});
+  Result<Session> without = Session::Create(model, {.num_threads = 1, .concat_in_place = false});
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  CHECK(with->memory_info().elided_concats == 1);
+  const std::vector<float> y = RunOnce(*with, inputs);
+  REQUIRE(y.size() == want.size());
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(want[i]).margin(1e-4));
+  CHECK(y == RunOnce(*without, inputs));
+}
+
+}  // namespace
+}  // namespace accel

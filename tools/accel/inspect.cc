@@ -174,6 +174,8 @@ void PrintMemoryPlan(const Model& model, const std::vector<std::string>& shapes)
   }
   std::printf("\n  planned tensors          %d (%d written in place)\n", info.planned_tensors,
               info.inplace_tensors);
+  std::printf("  elided concats           %d (inputs computed into the output)\n",
+              info.elided_concats);
   std::printf("  dynamic nodes            %d (allocate per run)\n", info.dynamic_nodes);
   std::printf("  weights_bytes            %zu (%.2f MiB, as stored)\n", info.weights_bytes,
               mib(info.weights_bytes));
