@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "backends/cpu/blocked_weights.h"
 #include "backends/cpu/dnnl_context.h"
 #include "backends/cpu/winograd_weights.h"
 #include "core/mapped_file.h"
@@ -220,6 +221,7 @@ PackedWeightsRef MakeRef(const std::shared_ptr<PackedBuffer>& buf, const dnnl::m
 void Reorder(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& want,
              std::byte* out) {
   if (cpu::PackWinogradWeights(user, data, want, out)) return;
+  if (cpu::PackBlockedWeights(user, data, want, out)) return;
   dnnl::memory src(user, cpu::CpuEngine(), const_cast<void*>(data));
   dnnl::memory dst(want, cpu::CpuEngine(), out);
   dnnl::reorder(src, dst).execute(cpu::ThreadStream(), src, dst);
