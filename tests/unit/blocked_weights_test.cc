@@ -7,20 +7,13 @@
 #include <vector>
 
 #include "backends/cpu/dnnl_context.h"
+#include "onnx_test_util.h"
 
 namespace accel::cpu {
 namespace {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
-
-std::vector<float> Random(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 TEST_CASE("Blocked weights match oneDNN's reorder", "[weights]") {
   struct Case {
@@ -44,7 +37,7 @@ TEST_CASE("Blocked weights match oneDNN's reorder", "[weights]") {
     INFO("dims " << c.dims.size() << "D, first " << c.dims[0]);
     const memory::desc user(c.dims, memory::data_type::f32, c.plain);
     const memory::desc want(c.dims, memory::data_type::f32, c.blocked);
-    std::vector<float> w = Random(user.get_size() / sizeof(float), seed++);
+    std::vector<float> w = testing::RandomFloats(user.get_size() / sizeof(float), seed++);
     std::vector<std::byte> ours(want.get_size(), std::byte{0x55});
     std::vector<std::byte> theirs(want.get_size(), std::byte{0x55});
     REQUIRE(PackBlockedWeights(user, w.data(), want, ours.data()));

@@ -150,6 +150,15 @@ inline Model RequireModel(const std::string& bytes, const LoadOptions& options =
   return *model;
 }
 
+// `n` floats drawn uniformly from [-1, 1), reproducibly from `seed`.
+inline std::vector<float> RandomFloats(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
 // Runs `model` `runs` times on float inputs drawn uniformly from [-range, range] (the same draw
 // for the same seed, whatever the optimization level) and returns every output of the last run,
 // concatenated in output order.

@@ -44,14 +44,6 @@ std::vector<float> Rounded(const std::vector<float>& v) {
   return out;
 }
 
-std::vector<float> Random(size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 double RelL2(const std::vector<float>& got, const std::vector<double>& want) {
   REQUIRE(got.size() == want.size());
   double diff = 0, norm = 0;
@@ -191,8 +183,9 @@ TEST_CASE("bf16 Conv computes on bf16-rounded input and weights", "[precision]")
   for (int64_t group : {1, 2}) {
     for (int64_t stride : {1, 2}) {
       DYNAMIC_SECTION("group " << group << " stride " << stride) {
-        std::vector<float> x = Random(c * h * h, 1), w = Random(m * c / group * k * k, 2);
-        std::vector<float> b = Random(m, 3);
+        std::vector<float> x = testing::RandomFloats(c * h * h, 1),
+                           w = testing::RandomFloats(m * c / group * k * k, 2);
+        std::vector<float> b = testing::RandomFloats(m, 3);
         OneNodeModel model("Conv", 13);
         model.Input("x", kFloat, {1, c, h, h});
         model.Constant("w", {m, c / group, k, k}, w);
@@ -216,8 +209,9 @@ TEST_CASE("bf16 leaves depthwise Conv and Conv over <= 16 channels in float32", 
     for (int64_t c : {16, 32}) {
       const int64_t group = c == 16 ? 1 : c;  // 16 channels, or depthwise over 32
       DYNAMIC_SECTION(k << "x" << k << " over " << c << " channels, group " << group) {
-        std::vector<float> x = Random(c * h * h, 4), w = Random(m * c / group * k * k, 5);
-        std::vector<float> b = Random(m, 6);
+        std::vector<float> x = testing::RandomFloats(c * h * h, 4),
+                           w = testing::RandomFloats(m * c / group * k * k, 5);
+        std::vector<float> b = testing::RandomFloats(m, 6);
         const int64_t pad = k / 2;
         OneNodeModel model("Conv", 13);
         model.Input("x", kFloat, {1, c, h, h});
@@ -239,7 +233,8 @@ TEST_CASE("bf16 leaves depthwise Conv and Conv over <= 16 channels in float32", 
 
 TEST_CASE("bf16 ConvTranspose computes on bf16-rounded input and weights", "[precision]") {
   const int64_t c = 32, h = 6, m = 8, k = 3, stride = 2;
-  std::vector<float> x = Random(c * h * h, 7), w = Random(c * m * k * k, 8), b = Random(m, 9);
+  std::vector<float> x = testing::RandomFloats(c * h * h, 7),
+                     w = testing::RandomFloats(c * m * k * k, 8), b = testing::RandomFloats(m, 9);
   OneNodeModel model("ConvTranspose", 13);
   model.Input("x", kFloat, {1, c, h, h});
   model.Constant("w", {c, m, k, k}, w);
@@ -253,7 +248,7 @@ TEST_CASE("bf16 ConvTranspose computes on bf16-rounded input and weights", "[pre
 
 TEST_CASE("bf16 MatMul computes on bf16-rounded operands", "[precision]") {
   const int64_t m = 12, k = 64, n = 40;
-  std::vector<float> a = Random(m * k, 10), b = Random(k * n, 11);
+  std::vector<float> a = testing::RandomFloats(m * k, 10), b = testing::RandomFloats(k * n, 11);
   SECTION("constant B (weights)") {
     OneNodeModel model("MatMul", 13);
     model.Input("a", kFloat, {m, k});
@@ -277,7 +272,8 @@ TEST_CASE("bf16 MatMul computes on bf16-rounded operands", "[precision]") {
 TEST_CASE("bf16 Gemm computes on bf16-rounded A and B; alpha, beta and C stay exact",
           "[precision]") {
   const int64_t m = 5, k = 48, n = 20;
-  std::vector<float> a = Random(k * m, 12), b = Random(n * k, 13), c = Random(n, 14);
+  std::vector<float> a = testing::RandomFloats(k * m, 12), b = testing::RandomFloats(n * k, 13),
+                     c = testing::RandomFloats(n, 14);
   OneNodeModel model("Gemm", 13);
   model.Input("a", kFloat, {k, m});
   model.Constant("b", {n, k}, b);
