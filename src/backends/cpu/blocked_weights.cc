@@ -48,8 +48,7 @@ bool DenseRowMajor(const dnnl_memory_desc_t& md) {
 
 }  // namespace
 
-bool PackBlockedWeights(const dnnl::memory::desc& user, const void* plain,
-                        const dnnl::memory::desc& want, void* out) {
+bool PacksBlockedWeights(const dnnl::memory::desc& user, const dnnl::memory::desc& want) {
   const dnnl_memory_desc_t& u = user.data;
   const dnnl_memory_desc_t& w = want.data;
   if (u.data_type != dnnl_f32 || w.data_type != dnnl_f32 || w.format_kind != dnnl_blocked ||
@@ -62,9 +61,15 @@ bool PackBlockedWeights(const dnnl::memory::desc& user, const void* plain,
     if (u.dims[d] != w.dims[d]) return false;
     count *= u.dims[d];
   }
-  if (count > kMaxPackedElements || count == 0) return false;
+  return count > 0 && count <= kMaxPackedElements;
+}
 
-  const std::vector<std::vector<int64_t>> tables = OffsetTables(w);
+bool PackBlockedWeights(const dnnl::memory::desc& user, const void* plain,
+                        const dnnl::memory::desc& want, void* out) {
+  if (!PacksBlockedWeights(user, want)) return false;
+  const dnnl_memory_desc_t& u = user.data;
+  const int64_t count = static_cast<int64_t>(user.get_size() / sizeof(float));
+  const std::vector<std::vector<int64_t>> tables = OffsetTables(want.data);
   // The trailing dims (up to kInnerElements of them) get one combined table, so the copy runs
   // over long rows (a 1x1 conv's input channels) rather than rows of 1.
   constexpr int64_t kInnerElements = 8192;

@@ -10,13 +10,16 @@
 
 namespace accel::cpu {
 
-// Writes the dense row-major float32 weights `plain` (described by `user`) into `out`
-// (want.get_size() bytes) in the blocked float32 layout `want`, padding with zeros. Returns
-// false, writing nothing, for what it does not handle: other data types or layouts, extra
-// flags (int8 compensation), or more than kMaxPackedElements elements.
+inline constexpr int64_t kMaxPackedElements = int64_t{1} << 16;
+
+// True when PackBlockedWeights handles (user, want): dense row-major float32 weights into a
+// blocked float32 layout without extra flags (int8 compensation), at most kMaxPackedElements.
+bool PacksBlockedWeights(const dnnl::memory::desc& user, const dnnl::memory::desc& want);
+
+// Writes the weights `plain` (described by `user`) into `out` (want.get_size() bytes) in the
+// blocked layout `want`, padding with zeros. Returns false, writing nothing, unless
+// PacksBlockedWeights(user, want).
 bool PackBlockedWeights(const dnnl::memory::desc& user, const void* plain,
                         const dnnl::memory::desc& want, void* out);
-
-inline constexpr int64_t kMaxPackedElements = int64_t{1} << 16;
 
 }  // namespace accel::cpu

@@ -10,6 +10,7 @@
 
 #include "accel/status.h"
 #include "accel/tensor.h"
+#include "backends/cpu/blocked_weights.h"
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_context.h"
 #include "core/kernel.h"
@@ -175,9 +176,10 @@ class WeightedPrimitive {
   }
 
   // Creates the reorder that will pack constant weights (Kernel::Precompile), so it is in
-  // oneDNN's primitive cache when they are packed.
+  // oneDNN's primitive cache when they are packed; small weights are packed without one.
   void PrecompilePacking() const {
-    if (const_weights_ && user_weights_ != weights_ && weights_.data.format_kind == dnnl_blocked) {
+    if (const_weights_ && user_weights_ != weights_ && weights_.data.format_kind == dnnl_blocked &&
+        !PacksBlockedWeights(user_weights_, weights_)) {
       (void)dnnl::reorder(
           dnnl::reorder::primitive_desc(CpuEngine(), user_weights_, CpuEngine(), weights_));
     }
