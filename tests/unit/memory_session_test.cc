@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "core/model_impl.h"
 #include "onnx_test_util.h"
 
 namespace accel {
@@ -361,6 +362,11 @@ TEST_CASE("A Concat of blocked values is computed in place", "[memory]") {
     }
   }
   Model model = b.Require(2);
+  // The layout pass made the Concat's output blocked: the case this test is about.
+  const core::Graph& g = model.internal_impl().graph;
+  const int c_value = g.FindValue("c");
+  REQUIRE(c_value != core::kNoValue);
+  CHECK(g.values[c_value].layout == core::Layout::kBlocked);
   Result<Session> with = Session::Create(model, {.num_threads = 1});
   Result<Session> without = Session::Create(model, {.num_threads = 1, .concat_in_place = false});
   REQUIRE(with.ok());
