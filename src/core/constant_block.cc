@@ -26,7 +26,11 @@ ConstantBlock::ConstantBlock(std::span<const std::span<const std::byte>> raw_dat
   for (std::span<const std::byte> bytes : raw_data) total += RoundUp(bytes.size());
   if (total < kMinBlockBytes) return;
   auto arena = std::make_shared<memory::Arena>();
-  if (arena->Reserve(total).ok()) block_ = std::move(arena);
+  if (!arena->Reserve(total).ok()) return;
+  // The copy writes every byte next: mapping the pages in one call is cheaper than a fault per
+  // page (squeezenet1_1's 4.9 MB: load 6.2 -> 5.1 ms).
+  arena->Prefault(total);
+  block_ = std::move(arena);
 }
 
 TensorAllocator ConstantBlock::allocator() {
@@ -46,6 +50,10 @@ TensorAllocator ConstantBlock::allocator() {
 std::span<const std::byte> ConstantBlock::memory() const {
   if (!block_) return {};
   return {block_->data(), used_};
+}
+
+bool InConstantBlock(const Graph& graph, const Tensor& t) {
+  return Inside(t, graph.constant_block);
 }
 
 Status CompactConstantBlock(Graph& graph) {

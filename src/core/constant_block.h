@@ -37,6 +37,10 @@ class ConstantBlock {
   size_t used_ = 0;
 };
 
+// True when `t`'s bytes lie in the graph's constant block: the importer's private, writable copy
+// of the initializers, which a pass may rewrite in place when nothing else reads the value.
+bool InConstantBlock(const Graph& graph, const Tensor& t);
+
 // Copies every constant that lies in the graph's constant block to its own allocation when
 // those live constants fill less than three quarters of it (the block is then freed with its
 // dead bytes); clears Graph::constant_block either way.

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
@@ -77,10 +78,18 @@ Status Arena::Reserve(size_t bytes) {
   return Status::Ok();
 }
 
-void Arena::Prefault() {
+void Arena::Prefault(size_t bytes) {
   constexpr size_t kPage = 4096;
+  bytes = std::min(bytes, capacity_);
+#ifdef MADV_POPULATE_WRITE
+  // One call maps every page: 15-25% cheaper than a fault per page (benchmarks/first_touch.py).
+  // Kernels before 5.14 refuse it, and the loop below does the same work.
+  if (mapped_ && madvise(data_, (bytes + kPage - 1) / kPage * kPage, MADV_POPULATE_WRITE) == 0) {
+    return;
+  }
+#endif
   volatile std::byte* p = data_;
-  for (size_t i = 0; i < capacity_; i += kPage) p[i] = std::byte{0};
+  for (size_t i = 0; i < bytes; i += kPage) p[i] = std::byte{0};
 }
 
 }  // namespace accel::memory

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "accel/status.h"
 
@@ -36,8 +37,9 @@ class Arena {
   // Grows to at least `bytes` (never shrinks). Fails with OutOfRange when memory is exhausted;
   // the arena is then empty.
   Status Reserve(size_t bytes);
-  // Writes one byte per 4 KiB page of the reserved memory.
-  void Prefault();
+  // Maps in the pages of the first `bytes` of the reserved memory (all of it by default), so
+  // that writing them later takes no page faults.
+  void Prefault(size_t bytes = SIZE_MAX);
 
   std::byte* data() { return data_; }
   size_t capacity() const { return capacity_; }

@@ -290,6 +290,37 @@ TEST_CASE("fold_batchnorm folds BN into Conv, grouped ConvTranspose, Gemm and Ma
   CheckSameAsUnoptimized(b, 2);
 }
 
+TEST_CASE("fold_batchnorm scales in place only weights no other node reads") {
+  // Over 1 MiB of raw_data, so the importer copies the weights into its constant block, where
+  // the fold may scale them in place.
+  Builder b;
+  b.Input("x", {1, 64, 6, 6});
+  b.Node("Conv", {"x", b.Weight("w1", {256, 64, 3, 3}, -0.02f, 0.02f)}, "c1");
+  b.BatchNorm("c1", 256, "y1");
+  b.Output("y1");
+  // w2 is read by a second Conv, which must keep the unscaled weights.
+  b.Node("Conv", {"x", b.Weight("w2", {256, 64, 3, 3}, -0.02f, 0.02f)}, "c2");
+  b.BatchNorm("c2", 256, "y2");
+  b.Output("y2");
+  b.Node("Conv", {"x", "w2"}, "y3");
+  b.Output("y3");
+  for (onnx::TensorProto& t : *b.m.mutable_graph()->mutable_initializer()) {
+    const std::vector<float> values(t.float_data().begin(), t.float_data().end());
+    t.clear_float_data();
+    t.set_raw_data(values.data(), values.size() * sizeof(float));
+  }
+  Model model = Load(b, 1);
+  CHECK(Rewrites(model, "fold_batchnorm") == 2);
+  const core::Graph& g = model.internal_impl().graph;
+  std::vector<std::string> weights;
+  for (const core::Node& n : g.nodes) {
+    if (n.op_type == "Conv") weights.push_back(g.values[n.inputs[1]].name);
+  }
+  // w1 was scaled where it lay; w2 got a scaled copy.
+  CHECK(weights == std::vector<std::string>{"w1", "w2_bnfold", "w2"});
+  CheckSameAsUnoptimized(b, 1);
+}
+
 TEST_CASE("fold_batchnorm leaves a BN whose input has another consumer") {
   Builder b;
   b.Input("x", {1, 4, 5, 5});

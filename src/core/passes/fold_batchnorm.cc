@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/constant_block.h"
 #include "core/optimizer.h"
 
 namespace accel::core {
@@ -120,7 +121,16 @@ Result<bool> FoldConv(Graph& g, const ValueUses& uses, size_t n, const ChannelAf
   if (group <= 0 || d0 % group != 0) return false;
   if (transposed ? d1 * group != channels : d0 != channels) return false;
   const int64_t inner = w->element_count() / (d0 * d1);
-  ACCEL_ASSIGN_OR_RETURN(Tensor nw, w->Clone());
+  // The importer's own copy of weights only this node reads is scaled where it lies: no fresh
+  // memory to fault in (~0.7 ms per MiB here), and the constant block stays live.
+  const int wv = conv.inputs[1];
+  const bool in_place = uses.OnlyUsedBy(wv, static_cast<int>(n)) && InConstantBlock(g, *w);
+  Tensor nw;
+  if (in_place) {
+    nw = *w;
+  } else {
+    ACCEL_ASSIGN_OR_RETURN(nw, w->Clone());
+  }
   float* dst = nw.data_as<float>();
   // One scale per run of equal channel: a Conv's whole filter, a ConvTranspose's kernel. Long
   // runs vectorize (1x1 filters are runs of one element otherwise).
@@ -132,8 +142,8 @@ Result<bool> FoldConv(Graph& g, const ValueUses& uses, size_t n, const ChannelAf
     for (int64_t k = 0; k < run; ++k) row[k] = static_cast<float>(row[k] * m);
   }
   ACCEL_ASSIGN_OR_RETURN(Tensor nb, FoldedBias(ToDouble(bias), a));
-  const std::string base = g.values[conv.inputs[1]].name;
-  conv.inputs[1] = AddConstant(g, base + "_bnfold", std::move(nw));
+  const std::string base = g.values[wv].name;
+  if (!in_place) conv.inputs[1] = AddConstant(g, base + "_bnfold", std::move(nw));
   conv.inputs.resize(3, kNoValue);
   conv.inputs[2] = AddConstant(g, base + "_bnfold_bias", std::move(nb));
   return true;
