@@ -68,8 +68,8 @@ class Executor {
   // zeros, such as Range with step 0) is ignored: the first real run reports the error.
   void WarmUp();
   // Before the warm-up, with two threads or more: the kernels of static nodes create their
-  // oneDNN primitives (Kernel::Precompile) on all of the Session's threads at once, since the
-  // JIT code generation is most of a prepare. The warm-up then finds them made (or, for choices
+  // oneDNN primitives (Kernel::Precompile) on all of the Session's OpenMP threads at once, since
+  // the JIT code generation is most of a prepare. The warm-up then finds them made (or, for choices
   // it still times, in oneDNN's primitive cache).
   void Precompile(const memory::RunPlan& plan);
   Status BindInputs(std::span<const NamedTensor> inputs);
