@@ -27,7 +27,8 @@ class SessionImpl;
 }
 
 struct SessionOptions {
-  // Threads used inside one run. 0 = the number of physical cores.
+  // Threads used inside one run, and by the prepare (kernel compilation, weight packing,
+  // implementation timing). 0 = the number of physical cores.
   int num_threads = 0;
   // Times every node of every run for Session::Profile(). Off (the default), the only cost is
   // one branch per node per run; on, two clock reads per node and a check of its input shapes.
