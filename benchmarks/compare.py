@@ -425,7 +425,8 @@ def print_table(threads, rows, precision):
                        if row["accel"]["create_ms"] > row["ort"]["create_ms"]]
         # The fastest of the fresh processes: what creation costs when the host leaves it alone.
         slow_best = [row["model"] for row in timed
-                     if min(row["accel"]["create_samples_ms"]) > min(row["ort"]["create_samples_ms"])]
+                     if min(row["accel"]["create_samples_ms"])
+                     > min(row["ort"]["create_samples_ms"])]
         print(f"libaccel slower than ONNX Runtime on: {', '.join(slower) or 'none'}")
         print(f"libaccel create > ONNX Runtime create on: {', '.join(slow_create) or 'none'}")
         print(f"libaccel fastest create > ONNX Runtime fastest create on: "

@@ -10,8 +10,8 @@
 // packed weights, timing scratch) stays in 4 KiB pages: on a VM that returns free memory to its
 // host (free page reporting), a fresh 2 MiB page can take 4x longer to fault in than the same
 // bytes in 4 KiB pages (benchmarks/first_touch.py), and packed weights are streamed, not reread at
-// random, so huge pages gained them no measurable speed. Prefault() touches every page once, so
-// the first run pays no page faults; its cost moves to prepare time.
+// random, so huge pages gained them no measurable speed. Prefault() maps every page in at once,
+// so the first run pays no page faults; its cost moves to prepare time.
 #pragma once
 
 #include <cstddef>
