@@ -15,7 +15,8 @@ namespace accel::cpu {
 
 // Index of the fastest of `candidates` (primitive descriptors with src, weights, optional bias
 // and dst; no other runtime arguments), each run once on shared scratch buffers after one
-// untimed run; those within 20% of the fastest run a second time, and their better time counts.
+// untimed run; when more than one is within 20% of the fastest, those run a second time and their
+// better time counts.
 // Remembered under `key` (which must name everything that affects the choice).
 size_t PickFastest(const std::string& key, std::span<const dnnl::primitive_desc> candidates);
 
