@@ -4,6 +4,7 @@
 // the unoptimized one (optimization_level 0) within fp32 tolerance.
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
@@ -318,6 +319,35 @@ TEST_CASE("fold_batchnorm scales in place only weights no other node reads") {
   }
   // w1 was scaled where it lay; w2 got a scaled copy.
   CHECK(weights == std::vector<std::string>{"w1", "w2_bnfold", "w2"});
+  CheckSameAsUnoptimized(b, 1);
+}
+
+TEST_CASE("fold_batchnorm scales Gemm and MatMul weights in place only when no other node reads") {
+  Builder b;
+  b.Input("x", {1, 512});
+  b.Node("Gemm", {"x", b.Weight("gw", {512, 600}, -0.02f, 0.02f)}, "g");
+  b.BatchNorm("g", 600, "y1");
+  b.Output("y1");
+  // mw is read by a second MatMul, which must keep the unscaled weights.
+  b.Node("MatMul", {"x", b.Weight("mw", {512, 600}, -0.02f, 0.02f)}, "m");
+  b.BatchNorm("m", 600, "y2");
+  b.Output("y2");
+  b.Node("MatMul", {"x", "mw"}, "y3");
+  b.Output("y3");
+  for (onnx::TensorProto& t : *b.m.mutable_graph()->mutable_initializer()) {
+    const std::vector<float> values(t.float_data().begin(), t.float_data().end());
+    t.clear_float_data();
+    t.set_raw_data(values.data(), values.size() * sizeof(float));
+  }
+  Model model = Load(b, 1);
+  CHECK(Rewrites(model, "fold_batchnorm") == 2);
+  const core::Graph& g = model.internal_impl().graph;
+  std::vector<std::string> weights;
+  for (const core::Node& n : g.nodes) {
+    if (n.op_type == "Gemm" || n.op_type == "MatMul") weights.push_back(g.values[n.inputs[1]].name);
+  }
+  std::ranges::sort(weights);
+  CHECK(weights == std::vector<std::string>{"gw", "mw", "mw_bnfold"});
   CheckSameAsUnoptimized(b, 1);
 }
 
