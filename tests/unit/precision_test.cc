@@ -202,31 +202,36 @@ TEST_CASE("bf16 Conv computes on bf16-rounded input and weights", "[precision]")
   }
 }
 
-// 16 or fewer input channels per group: memory-bound, bf16 would not pay (precision.h).
-TEST_CASE("bf16 leaves depthwise Conv and Conv over <= 16 channels in float32", "[precision]") {
+// Few multiply-adds per output (at most 16 input channels per group and under 64 products):
+// memory-bound, bf16 would not pay (precision.h). More taps over as few channels do pay.
+TEST_CASE("bf16 leaves depthwise Conv and Conv with few products per output in float32",
+          "[precision]") {
   const int64_t h = 12, m = 32;
-  for (int64_t k : {1, 3}) {
-    for (int64_t c : {16, 32}) {
-      const int64_t group = c == 16 ? 1 : c;  // 16 channels, or depthwise over 32
-      DYNAMIC_SECTION(k << "x" << k << " over " << c << " channels, group " << group) {
-        std::vector<float> x = testing::RandomFloats(c * h * h, 4),
-                           w = testing::RandomFloats(m * c / group * k * k, 5);
-        std::vector<float> b = testing::RandomFloats(m, 6);
-        const int64_t pad = k / 2;
-        OneNodeModel model("Conv", 13);
-        model.Input("x", kFloat, {1, c, h, h});
-        model.Constant("w", {m, c / group, k, k}, w);
-        model.Constant("b", {m}, b);
-        model.Output("y");
-        model.Ints("pads", {pad, pad, pad, pad});
-        model.Int("group", group);
-        CheckPrecisions(
-            model, {{"x", {1, c, h, h}, x}},
-            [&](bool r) {
-              return RefConv(r ? Rounded(x) : x, r ? Rounded(w) : w, b, c, h, m, k, group, 1, pad);
-            },
-            /*stays_fp32=*/true);
-      }
+  struct Case {
+    int64_t c, k, group;
+    bool stays_fp32;
+  };
+  for (const Case& t : {Case{16, 1, 1, true}, Case{32, 3, 32, true}, Case{3, 3, 1, true},
+                        Case{16, 3, 1, false}, Case{12, 3, 1, false}, Case{3, 7, 1, false}}) {
+    DYNAMIC_SECTION(t.k << "x" << t.k << " over " << t.c << " channels, group " << t.group) {
+      std::vector<float> x = testing::RandomFloats(t.c * h * h, 4),
+                         w = testing::RandomFloats(m * t.c / t.group * t.k * t.k, 5);
+      std::vector<float> b = testing::RandomFloats(m, 6);
+      const int64_t pad = t.k / 2;
+      OneNodeModel model("Conv", 13);
+      model.Input("x", kFloat, {1, t.c, h, h});
+      model.Constant("w", {m, t.c / t.group, t.k, t.k}, w);
+      model.Constant("b", {m}, b);
+      model.Output("y");
+      model.Ints("pads", {pad, pad, pad, pad});
+      model.Int("group", t.group);
+      CheckPrecisions(
+          model, {{"x", {1, t.c, h, h}, x}},
+          [&](bool r) {
+            return RefConv(r ? Rounded(x) : x, r ? Rounded(w) : w, b, t.c, h, m, t.k, t.group, 1,
+                           pad);
+          },
+          t.stays_fp32);
     }
   }
 }

@@ -145,7 +145,8 @@ class ConvKernel final : public core::Kernel {
       wdims[0] = w[0] / group_;
       wdims.insert(wdims.begin(), group_);
     }
-    const Precision precision = ConvPrecision(precision_, group_, x[1]);
+    const Precision precision =
+        ConvPrecision(precision_, group_, x[1], ElementCount(std::span(w).subspan(2)));
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
     // SiLU runs as a separate pass (see SiluInPlace); a sum after it then joins that pass.

@@ -32,15 +32,22 @@ inline dnnl::memory::desc InComputeType(dnnl::memory::desc md, Precision precisi
 }
 
 // The precision a (transposed) convolution with `group` groups over `in_channels` input
-// channels runs in. With 16 or fewer input channels per group it stays float32: such convs
-// (depthwise ones, 1x1 ones over 16 channels, a first conv over 3 colour channels) are bound by
-// memory, not arithmetic, so converting their input costs more than bf16 saves (measured at
-// 1 thread: depthwise 3x3 on 144x56x56 0.21 ms f32 vs 0.20 + 0.03 ms bf16; 1x1 16->96 on
-// 112x112 2.0 vs 2.2 ms). Keeping the first conv in float32 also spares the raw input the
-// rounding.
-inline Precision ConvPrecision(Precision requested, int64_t group, int64_t in_channels) {
+// channels and `kernel_elements` taps per channel runs in. One with few multiply-adds per
+// output value (at most 16 input channels per group and under 64 products: depthwise convs, 1x1
+// ones over 16 channels, a 3x3 one over 3 colour channels) stays float32: it is bound by memory,
+// not arithmetic, so converting its input costs more than bf16 saves. Measured at 1 thread,
+// float32 vs bf16 with its reorders: depthwise 3x3 on 144x56x56 0.21 vs 0.20 + 0.03 ms; 1x1
+// 16->96 on 112x112 2.0 vs 2.2 ms; 3x3 3->32 stride 2 on 224x224 0.20 vs 0.23 ms. More taps pay
+// even over few channels: 3x3 12->16 on 208x208 (yolox_nano's first conv) 1.46 vs 0.90 ms, 7x7
+// 3->64 stride 2 on 224x224 (resnet's) 2.13 vs 1.53 ms, 3x3 16->16 on 104x104 0.43 vs 0.26 ms.
+inline Precision ConvPrecision(Precision requested, int64_t group, int64_t in_channels,
+                               int64_t kernel_elements) {
   constexpr int64_t kMaxFloat32ChannelsPerGroup = 16;
-  return in_channels / group <= kMaxFloat32ChannelsPerGroup ? Precision::kFloat32 : requested;
+  constexpr int64_t kMinBf16ProductsPerOutput = 64;
+  const int64_t per_group = in_channels / group;
+  const bool light = per_group <= kMaxFloat32ChannelsPerGroup &&
+                     per_group * kernel_elements < kMinBf16ProductsPerOutput;
+  return light ? Precision::kFloat32 : requested;
 }
 
 }  // namespace accel::cpu
