@@ -291,64 +291,65 @@ TEST_CASE("fold_batchnorm folds BN into Conv, grouped ConvTranspose, Gemm and Ma
   CheckSameAsUnoptimized(b, 2);
 }
 
-TEST_CASE("fold_batchnorm scales in place only weights no other node reads") {
-  // Over 1 MiB of raw_data, so the importer copies the weights into its constant block, where
-  // the fold may scale them in place.
-  Builder b;
-  b.Input("x", {1, 64, 6, 6});
-  b.Node("Conv", {"x", b.Weight("w1", {256, 64, 3, 3}, -0.02f, 0.02f)}, "c1");
-  b.BatchNorm("c1", 256, "y1");
-  b.Output("y1");
-  // w2 is read by a second Conv, which must keep the unscaled weights.
-  b.Node("Conv", {"x", b.Weight("w2", {256, 64, 3, 3}, -0.02f, 0.02f)}, "c2");
-  b.BatchNorm("c2", 256, "y2");
-  b.Output("y2");
-  b.Node("Conv", {"x", "w2"}, "y3");
-  b.Output("y3");
+// Moves every initializer into raw_data: with over 1 MiB of it, the importer copies the weights
+// into its constant block, where fold_batchnorm may scale them in place.
+void UseRawData(Builder& b) {
   for (onnx::TensorProto& t : *b.m.mutable_graph()->mutable_initializer()) {
     const std::vector<float> values(t.float_data().begin(), t.float_data().end());
     t.clear_float_data();
     t.set_raw_data(values.data(), values.size() * sizeof(float));
   }
+}
+
+// The names of the weights (input 1) of the nodes of the given op types, sorted.
+std::vector<std::string> WeightNames(const Model& model, const std::vector<std::string>& ops) {
+  const core::Graph& g = model.internal_impl().graph;
+  std::vector<std::string> names;
+  for (const core::Node& n : g.nodes) {
+    if (std::ranges::count(ops, n.op_type)) names.push_back(g.values[n.inputs[1]].name);
+  }
+  std::ranges::sort(names);
+  return names;
+}
+
+// Two `op` nodes over x, each followed by a BatchNorm over `channels`: the first with its own
+// weights w1, the second with weights w2 that a third `op` node also reads (and must read
+// unscaled). Weights in [-0.02, 0.02] keep the outputs well scaled.
+Builder SharedWeightFolds(const std::string& op, const std::vector<testing::Dim>& x,
+                          const std::vector<int64_t>& w, int64_t channels) {
+  Builder b;
+  b.Input("x", x);
+  for (const std::string k : {"1", "2"}) {
+    b.Node(op, {"x", b.Weight("w" + k, w, -0.02f, 0.02f)}, "p" + k);
+    b.BatchNorm("p" + k, channels, "y" + k);
+    b.Output("y" + k);
+  }
+  b.Node(op, {"x", "w2"}, "y3");
+  b.Output("y3");
+  UseRawData(b);
+  return b;
+}
+
+TEST_CASE("fold_batchnorm scales in place only weights no other node reads") {
+  Builder b = SharedWeightFolds("Conv", {1, 64, 6, 6}, {256, 64, 3, 3}, 256);
   Model model = Load(b, 1);
   CHECK(Rewrites(model, "fold_batchnorm") == 2);
-  const core::Graph& g = model.internal_impl().graph;
-  std::vector<std::string> weights;
-  for (const core::Node& n : g.nodes) {
-    if (n.op_type == "Conv") weights.push_back(g.values[n.inputs[1]].name);
-  }
   // w1 was scaled where it lay; w2 got a scaled copy.
-  CHECK(weights == std::vector<std::string>{"w1", "w2_bnfold", "w2"});
+  CHECK(WeightNames(model, {"Conv"}) == std::vector<std::string>{"w1", "w2", "w2_bnfold"});
   CheckSameAsUnoptimized(b, 1);
 }
 
 TEST_CASE("fold_batchnorm scales Gemm and MatMul weights in place only when no other node reads") {
-  Builder b;
-  b.Input("x", {1, 512});
-  b.Node("Gemm", {"x", b.Weight("gw", {512, 600}, -0.02f, 0.02f)}, "g");
-  b.BatchNorm("g", 600, "y1");
-  b.Output("y1");
-  // mw is read by a second MatMul, which must keep the unscaled weights.
-  b.Node("MatMul", {"x", b.Weight("mw", {512, 600}, -0.02f, 0.02f)}, "m");
-  b.BatchNorm("m", 600, "y2");
-  b.Output("y2");
-  b.Node("MatMul", {"x", "mw"}, "y3");
-  b.Output("y3");
-  for (onnx::TensorProto& t : *b.m.mutable_graph()->mutable_initializer()) {
-    const std::vector<float> values(t.float_data().begin(), t.float_data().end());
-    t.clear_float_data();
-    t.set_raw_data(values.data(), values.size() * sizeof(float));
+  for (const std::string op : {"Gemm", "MatMul"}) {
+    DYNAMIC_SECTION(op) {
+      Builder b = SharedWeightFolds(op, {1, 512}, {512, 600}, 600);
+      Model model = Load(b, 1);
+      CHECK(Rewrites(model, "fold_batchnorm") == 2);
+      CHECK(WeightNames(model, {"Gemm", "MatMul"}) ==
+            std::vector<std::string>{"w1", "w2", "w2_bnfold"});
+      CheckSameAsUnoptimized(b, 1);
+    }
   }
-  Model model = Load(b, 1);
-  CHECK(Rewrites(model, "fold_batchnorm") == 2);
-  const core::Graph& g = model.internal_impl().graph;
-  std::vector<std::string> weights;
-  for (const core::Node& n : g.nodes) {
-    if (n.op_type == "Gemm" || n.op_type == "MatMul") weights.push_back(g.values[n.inputs[1]].name);
-  }
-  std::ranges::sort(weights);
-  CHECK(weights == std::vector<std::string>{"gw", "mw", "mw_bnfold"});
-  CheckSameAsUnoptimized(b, 1);
 }
 
 TEST_CASE("fold_batchnorm leaves a BN whose input has another consumer") {
