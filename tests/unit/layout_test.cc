@@ -261,6 +261,25 @@ TEST_CASE("Reorders of channel counts with a partial last block", "[layout]") {
   }
 }
 
+TEST_CASE("A conv on blocked data writes its few plain output channels itself", "[layout]") {
+  // A detection head: the conv reads blocked data and its output (4, 6 or 12 channels, one
+  // partial block) goes to a Transpose, which needs plain data, so the conv converts its blocked
+  // result itself (channel_tail.h); two images check the per-image offsets.
+  for (int64_t channels : {4, 6, 12}) {
+    DYNAMIC_SECTION(channels << " output channels") {
+      Builder b;
+      b.Input("x", {2, 16, 6, 9});
+      b.Conv("x", 16, 32, "c");
+      b.Node("Relu", {"c"}, "r");
+      b.Conv("r", 32, channels, "h", 1);
+      *b.Node("Transpose", {"h"}, "out")->add_attribute() = testing::IntsAttr("perm", {0, 2, 3, 1});
+      b.Output("out");
+      CHECK(PlanOf(b.Require(2)).reorders == 1);  // x to blocked; none after the head
+      CheckSameAsUnoptimized(b);
+    }
+  }
+}
+
 TEST_CASE("A zero Pad before AveragePool folds into the pool's pads", "[layout]") {
   // PyTorch's AvgPool2d(3, 2, padding=1, count_include_pad=True) exports as Pad + AveragePool.
   struct Case {

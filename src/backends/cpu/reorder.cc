@@ -1,6 +1,7 @@
 // Reorder (internal, domain "accel"): converts a float32 NCHW tensor between the plain and the
 // channel-blocked layout. The layout pass inserts it where a blocked value meets an op that
 // needs plain data, or the reverse; the node's input and output values carry the two layouts.
+#include "backends/cpu/channel_tail.h"
 #include "backends/cpu/dnnl_util.h"
 #include "core/op_def.h"
 
@@ -11,23 +12,6 @@ namespace {
 Status InferReorder(core::InferContext& ctx) {
   ctx.set_output(0, ctx.input_type(0));
   return Status::Ok();
-}
-
-// The last, partial channel block of one image: `tail` channels of `pixels` pixels, between the
-// blocked layout's block (pixel-major, 16 lanes) and the plain layout's planes.
-void TailToPlain(const float* block, float* planes, int64_t tail, int64_t pixels) {
-  for (int64_t p = 0; p < pixels; ++p) {
-    for (int64_t l = 0; l < tail; ++l) planes[l * pixels + p] = block[p * core::kChannelBlock + l];
-  }
-}
-
-void TailToBlocked(const float* planes, float* block, int64_t tail, int64_t pixels) {
-  for (int64_t p = 0; p < pixels; ++p) {
-    for (int64_t l = 0; l < core::kChannelBlock; ++l) {
-      // The padding lanes stay zero: consumers may read them (see core/layout.h).
-      block[p * core::kChannelBlock + l] = l < tail ? planes[l * pixels + p] : 0.0f;
-    }
-  }
 }
 
 class ReorderKernel final : public core::Kernel {
@@ -77,7 +61,7 @@ class ReorderKernel final : public core::Kernel {
  private:
   // oneDNN 2.6 converts a channel count that is not a multiple of 16 with its generic reorder,
   // 5-8x slower than its blocked one (58x52x52 to plain: ~110 vs ~16 us): then its blocked
-  // reorder takes the whole blocks of one image at a time and a loop here the partial block.
+  // reorder takes the whole blocks of one image at a time and channel_tail.h the partial block.
   Status Prepare(const Shape& shape) {
     shape_.clear();
     channels_ = shape.size() == 4 ? shape[1] : 0;
