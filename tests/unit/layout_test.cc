@@ -280,6 +280,21 @@ TEST_CASE("A conv on blocked data writes its few plain output channels itself", 
   }
 }
 
+TEST_CASE("Conv weights computed from blocked data are read plain", "[layout]") {
+  // Weights scaled per input channel by a vector computed from blocked activations (a
+  // squeeze-excitation scale folded into the next conv): the Mul runs on blocked data, and the
+  // conv must get its weights back in the plain layout.
+  Builder b;
+  b.Input("x", {1, 16, 6, 9});
+  b.Conv("x", 16, 32, "c");
+  b.Node("Relu", {"c"}, "r");
+  b.Node("GlobalAveragePool", {"r"}, "s");
+  b.Node("Mul", {b.Weight("w", {8, 32, 1, 1}), "s"}, "ws");
+  b.Node("Conv", {"r", "ws"}, "out");
+  b.Output("out");
+  CheckSameAsUnoptimized(b);
+}
+
 TEST_CASE("A zero Pad before AveragePool folds into the pool's pads", "[layout]") {
   // PyTorch's AvgPool2d(3, 2, padding=1, count_include_pad=True) exports as Pad + AveragePool.
   struct Case {

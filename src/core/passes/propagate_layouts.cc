@@ -124,6 +124,9 @@ class LayoutPlanner {
     if (!ConvCanBlock(g_, node)) return RequireAll(n, Layout::kPlain);
     const int x = node.inputs[0];
     if (Channels(g_, x) >= kChannelBlock) Require(n, 0, Layout::kBlocked);
+    // Weights and bias are read as plain tensors, also when a node computes them from blocked
+    // data (weights scaled by a squeeze-excitation vector).
+    for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) Require(n, i, Layout::kPlain);
     const Layout out = ConsumersTakeBlocked(node.outputs[0]) ? Layout::kBlocked : Layout::kPlain;
     SetOutput(n, out);
     // A fused residual addend is added in the output's layout.
