@@ -261,11 +261,12 @@ TEST_CASE("Reorders of channel counts with a partial last block", "[layout]") {
   }
 }
 
-TEST_CASE("A conv on blocked data writes its few plain output channels itself", "[layout]") {
-  // A detection head: the conv reads blocked data and its output (4, 6 or 12 channels, one
-  // partial block) goes to a Transpose, which needs plain data, so the conv converts its blocked
-  // result itself (channel_tail.h); two images check the per-image offsets.
-  for (int64_t channels : {4, 6, 12}) {
+TEST_CASE("A conv on blocked data writes its plain output channels itself", "[layout]") {
+  // A detection head: the conv reads blocked data and its output goes to a Transpose, which
+  // needs plain data, so the conv converts its blocked result itself (LayoutCopy): 4, 6 or 12
+  // channels in one partial block, 20 in a whole block and a partial one, 32 in whole blocks;
+  // two images check the per-image offsets.
+  for (int64_t channels : {4, 6, 12, 20, 32}) {
     DYNAMIC_SECTION(channels << " output channels") {
       Builder b;
       b.Input("x", {2, 16, 6, 9});

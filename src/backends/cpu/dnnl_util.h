@@ -12,9 +12,9 @@
 #include "accel/status.h"
 #include "accel/tensor.h"
 #include "backends/cpu/blocked_weights.h"
-#include "backends/cpu/channel_tail.h"
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_context.h"
+#include "backends/cpu/layout_copy.h"
 #include "core/kernel.h"
 #include "core/layout.h"
 #include "memory/weight_cache.h"
@@ -143,26 +143,6 @@ class TensorMemory {
   dnnl::memory memory_;
 };
 
-// An NCHW tensor of fewer than 16 channels, as TailToPlain walks it image by image.
-struct TailShape {
-  int64_t images, channels, pixels;
-};
-
-// Its shape when `blocked` is such a float32 tensor in nChw16c and `plain` the same in NCHW:
-// TailToPlain converts it faster than oneDNN's generic reorder and has no code to generate at
-// prepare (ultraface's detection heads: ~0.5 ms of JIT).
-inline std::optional<TailShape> SmallBlockedToPlain(const dnnl::memory::desc& blocked,
-                                                    const dnnl::memory::desc& plain) {
-  const dnnl::memory::dims dims = plain.dims();
-  if (dims.size() != 4 || dims[1] >= core::kChannelBlock) return std::nullopt;
-  const auto f32 = dnnl::memory::data_type::f32;
-  if (blocked != dnnl::memory::desc(dims, f32, dnnl::memory::format_tag::nChw16c) ||
-      plain != dnnl::memory::desc(dims, f32, dnnl::memory::format_tag::nchw)) {
-    return std::nullopt;
-  }
-  return TailShape{dims[0], dims[1], dims[2] * dims[3]};
-}
-
 // A primitive with src, weights, dst and an optional bias (Conv, ConvTranspose, Gemm, MatMul):
 // holds the primitive built for the last shapes and the weights packed in its chosen layout.
 // When the primitive chose a blocked layout for src or dst, the plain tensors are reordered
@@ -194,9 +174,20 @@ class WeightedPrimitive {
     bias_user_ =
         bias_.is_zero() ? dnnl::memory() : dnnl::memory(bias_, CpuEngine(), DNNL_MEMORY_NONE);
     src_reorder_ = src_blocked_ ? dnnl::reorder(src_user_, src_blocked_) : dnnl::reorder();
-    dst_tail_ = dst_blocked_ ? SmallBlockedToPlain(dst_, user_dst_) : std::nullopt;
+    // A blocked result for a plain output goes through LayoutCopy, which has fast paths for
+    // channel counts that are not a multiple of 16 (ultraface's heads: no reorder code at all).
+    dst_copy_.reset();
+    if (dst_blocked_) {
+      const dnnl::memory::dims d = dst_.dims();
+      const Shape dims(d.begin(), d.end());
+      LayoutCopy copy(core::Layout::kBlocked, core::Layout::kPlain);
+      if (dims.size() == 4 && dst_ == LayoutDesc(core::Layout::kBlocked, dims) &&
+          user_dst_ == LayoutDesc(core::Layout::kPlain, dims) && copy.Prepare(dims).ok()) {
+        dst_copy_ = std::move(copy);
+      }
+    }
     dst_reorder_ =
-        dst_blocked_ && !dst_tail_ ? dnnl::reorder(dst_blocked_, dst_user_) : dnnl::reorder();
+        dst_blocked_ && !dst_copy_ ? dnnl::reorder(dst_blocked_, dst_user_) : dnnl::reorder();
     addend_reorder_ = dnnl::reorder();  // made on first use: few primitives have an addend
   }
 
@@ -249,15 +240,10 @@ class WeightedPrimitive {
                                {DNNL_ARG_DST, dst_mem.get()},
                                {DNNL_ARG_SCRATCHPAD, scratch}});
     }
-    if (dst_tail_) {
+    if (dst_copy_) {
       stream.wait();
-      const auto* from = static_cast<const float*>(dst_blocked_.get_data_handle());
-      auto* to = static_cast<float*>(dst.data());
-      const TailShape& t = *dst_tail_;
-      for (int64_t n = 0; n < t.images; ++n) {
-        TailToPlain(from + n * core::kChannelBlock * t.pixels, to + n * t.channels * t.pixels,
-                    t.channels, t.pixels);
-      }
+      dst_copy_->Run(static_cast<const float*>(dst_blocked_.get_data_handle()),
+                     dst.data_as<float>());
     } else if (dst_blocked_) {
       ExecuteArgs(dst_reorder_,
                   {{DNNL_ARG_FROM, dst_blocked_.get()}, {DNNL_ARG_TO, dst_user_.get()}});
@@ -272,7 +258,7 @@ class WeightedPrimitive {
   dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
   dnnl::memory src_user_, dst_user_, addend_, bias_user_;  // over the run's tensors
   dnnl::reorder src_reorder_, dst_reorder_, addend_reorder_;
-  std::optional<TailShape> dst_tail_;  // set: dst_blocked_ goes to dst through TailToPlain
+  std::optional<LayoutCopy> dst_copy_;  // set: dst_blocked_ goes to dst through it
   ScratchpadArg scratch_;
   PackedWeights packed_;
 };
