@@ -396,6 +396,11 @@ def geomean(values):
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
 
 
+def accel_over(rows, kind):
+    """Geometric mean of libaccel's median latency over runtime `kind`'s, across `rows`."""
+    return geomean([row["accel"]["median_ms"] / row[kind]["median_ms"] for row in rows])
+
+
 def print_table(threads, rows, precision):
     print(f"\n== {threads} thread{'s' if threads > 1 else ''}, {precision} ==")
     head = (f"{'model':<26}{'runtime':<13}{'median':>9}{'p90':>9}{'min':>9}{'create':>9}"
@@ -417,13 +422,13 @@ def print_table(threads, rows, precision):
     timed = [row for row in rows if "skipped" not in row]
     if timed:
         for kind in ("ort", "ov"):
-            g = geomean([row["accel"]["median_ms"] / row[kind]["median_ms"] for row in timed])
+            g = accel_over(timed, kind)
             print(f"geomean libaccel / {LABELS[kind]} median latency: {g:.3f} "
                   f"({len(timed)} models)")
         over = [row["model"] for row in timed if row.get("over_tolerance")]
         if over:
             within = [row for row in timed if not row.get("over_tolerance")]
-            g = geomean([row["accel"]["median_ms"] / row["ort"]["median_ms"] for row in within])
+            g = accel_over(within, "ort")
             print(f"outputs over the {TOLERANCE[precision]:g} tolerance (timed anyway): "
                   f"{', '.join(over)}; geomean libaccel / ONNX Runtime over the other "
                   f"{len(within)}: " + (f"{g:.3f}" if within else "-"))
@@ -568,13 +573,10 @@ def main():
     for threads in thread_counts:
         print_table(threads, results[threads], args.precision)
         timed = [row for row in results[threads] if "skipped" not in row]
-        summary[threads] = {f"geomean_accel_over_{k}": geomean(
-            [row["accel"]["median_ms"] / row[k]["median_ms"] for row in timed])
-            for k in ("ort", "ov")}
+        summary[threads] = {f"geomean_accel_over_{k}": accel_over(timed, k) for k in ("ort", "ov")}
         if args.time_over_tolerance:
-            summary[threads]["geomean_accel_over_ort_within_tolerance"] = geomean(
-                [row["accel"]["median_ms"] / row["ort"]["median_ms"] for row in timed
-                 if not row.get("over_tolerance")])
+            summary[threads]["geomean_accel_over_ort_within_tolerance"] = accel_over(
+                [row for row in timed if not row.get("over_tolerance")], "ort")
     elapsed = time.time() - started
     print(f"\ntotal {elapsed:.0f} s; load average {os.getloadavg()[0]:.2f} (1 min) on "
           f"{os.cpu_count()} CPUs")
