@@ -1,6 +1,7 @@
 #include "memory/run_plan.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -74,18 +75,28 @@ bool IsInplaceOp(const Node& node) {
                                 "Mean"});
 }
 
-// The input whose bytes output 0 may take over when that input dies at the node, or -1.
-int InplaceInput(const Node& node) {
-  if (IsInplaceOp(node)) return 0;
+// Binary elementwise kernels read element i of a full-shape input before writing element i, so
+// with two inputs either one may be overwritten: input 1 when input 0 is the broadcast one (a
+// squeeze-excitation Mul(scale, x)).
+bool IsBinaryElementwise(const Node& node) {
+  return node.domain.empty() && node.inputs.size() == 2 &&
+         IsOneOf(node.op_type, {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"});
+}
+
+// The inputs whose bytes output 0 may take over when that input dies at the node, in order of
+// preference; -1 for none.
+std::array<int, 2> InplaceInputs(const Node& node) {
+  if (IsBinaryElementwise(node)) return {0, 1};
+  if (IsInplaceOp(node)) return {0, -1};
   // A Conv with its sum post-op before the activation (accel_sum 1) starts from the addend in
   // dst; its kernel skips that copy when both share a buffer (backends/cpu/dnnl_util.h).
   // Not accel_sum 2: that one adds the addend after writing dst.
   if (node.domain.empty() && node.op_type == "Conv" && node.inputs.size() > 3 &&
       node.inputs[3] != node.inputs[0]) {
     Result<int64_t> sum = node.attrs.GetInt(core::kFusedSumAttr, 0);
-    if (sum.ok() && *sum == 1) return 3;
+    if (sum.ok() && *sum == 1) return {3, -1};
   }
-  return -1;
+  return {-1, -1};
 }
 
 // Ops that must run every time although their inputs are known.
@@ -479,12 +490,14 @@ Result<std::unique_ptr<RunPlan>> BuildRunPlan(
       b.bytes = ByteSize(p.types[out], p.physical[out]);
       b.first_step = n;
       b.last_step = std::max(n, p.last_use[out]);
-      const int slot = InplaceInput(node);
-      const int in = slot < 0 ? kNoValue : node.inputs[slot];
-      if (options.allow_inplace && i == 0 && in != kNoValue && block_of[in] >= 0 &&
-          p.last_use[in] == n && p.types[in].dtype == p.types[out].dtype &&
-          g.values[in].layout == g.values[out].layout && p.physical[in] == p.physical[out]) {
-        b.inplace_source = block_of[in];
+      for (int slot : InplaceInputs(node)) {
+        const int in = slot < 0 ? kNoValue : node.inputs[slot];
+        if (options.allow_inplace && i == 0 && in != kNoValue && block_of[in] >= 0 &&
+            p.last_use[in] == n && p.types[in].dtype == p.types[out].dtype &&
+            g.values[in].layout == g.values[out].layout && p.physical[in] == p.physical[out]) {
+          b.inplace_source = block_of[in];
+          break;
+        }
       }
       block_of[out] = static_cast<int>(blocks.size());
       blocks.push_back(b);

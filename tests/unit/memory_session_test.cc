@@ -90,6 +90,38 @@ TEST_CASE("In-place reuse gives bit-identical results", "[memory]") {
   for (size_t i = 0; i < expect.size(); ++i) CHECK(a[i] == Approx(expect[i]).margin(1e-5));
 }
 
+// A squeeze-excitation shape: the broadcast operand comes first, so the output can only take the
+// bytes of input 1. Sub is not commutative, which checks the operand order on that path.
+TEST_CASE("A binary op writes over its full-shape second input", "[memory]") {
+  GraphBuilder b(17, 4);
+  b.Input("x", {2, 3, 4, 5});
+  b.Node("Abs", {"x"}, "a");
+  *b.Node("ReduceMean", {"a"}, "m")->add_attribute() = testing::IntsAttr("axes", {2, 3});
+  b.Node("Sub", {"m", "a"}, "d");
+  b.Node("Neg", {"d"}, "y");
+  b.Output("y");
+  const Model model = b.Require(0);
+  Result<Session> with = Session::Create(model, {.num_threads = 1});
+  Result<Session> without = Session::Create(model, {.num_threads = 1, .inplace_reuse = false});
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  CHECK(with->memory_info().inplace_tensors == 1);
+  CHECK(with->memory_info().arena_bytes < without->memory_info().arena_bytes);
+
+  std::vector<float> x = Ramp(120);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] *= -2.5f;
+  std::vector<NamedTensor> inputs = {{"x", Tensor::View(DType::kFloat32, {2, 3, 4, 5}, x.data())}};
+  Result<std::vector<NamedTensor>> out = with->Run(inputs);
+  REQUIRE(out.ok());
+  std::span<const float> y = (*out)[0].tensor.values<float>();
+  for (size_t plane = 0; plane < 6; ++plane) {
+    double mean = 0;
+    for (size_t i = 0; i < 20; ++i) mean += std::abs(double{x[plane * 20 + i]}) / 20;
+    for (size_t i = 0; i < 20; ++i) {
+      CHECK(y[plane * 20 + i] == Approx(std::abs(double{x[plane * 20 + i]}) - mean).margin(1e-5));
+    }
+  }
+}
 TEST_CASE("Plans are cached per input shape with a bounded LRU", "[memory]") {
   Model model = ChainModel(true);
   Result<Session> session = Session::Create(model, {.num_threads = 1, .plan_cache_size = 2});
