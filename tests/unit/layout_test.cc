@@ -281,6 +281,45 @@ TEST_CASE("A conv on blocked data writes its plain output channels itself", "[la
   }
 }
 
+TEST_CASE("A conv over fewer channels than a block reads them plain", "[layout]") {
+  // An RFB branch (ultraface): 1x1 convs narrow blocked data to 8 channels, then 3x3 convs read
+  // them. oneDNN's jit kernels read such inputs from plain NCHW only (blocked, it picks brgconv
+  // with reorders, slow to create), so those values are plain: written by the 1x1 conv through
+  // LayoutCopy, and by the 8 -> 12 conv (plain to plain) as blocked dst plus LayoutCopy.
+  Builder b;
+  b.Input("x", {2, 16, 10, 12});
+  b.Conv("x", 16, 8, "n", 1);
+  b.Conv("n", 8, 12, "m");
+  b.Conv("m", 12, 16, "o");
+  b.Conv("o", 16, 16, "out");
+  b.Output("out");
+  Model model = b.Require(2);
+  const core::Graph& g = model.internal_impl().graph;
+  for (const core::Value& v : g.values) {
+    if (v.name == "n" || v.name == "m") CHECK(v.layout == core::Layout::kPlain);
+    if (v.name == "o") CHECK(v.layout == core::Layout::kBlocked);
+  }
+  CHECK(PlanOf(model).reorders == 1);  // x to blocked; the last conv writes plain itself
+  CheckSameAsUnoptimized(b);
+  SessionOptions options;
+  options.num_threads = 1;
+  options.enable_profiling = true;
+  Result<Session> session = Session::Create(model, options);
+  REQUIRE(session.ok());
+  std::vector<float> x(2 * 16 * 10 * 12, 0.5f);
+  std::vector<NamedTensor> inputs = {
+      {"x", Tensor::View(DType::kFloat32, Shape{2, 16, 10, 12}, x.data())}};
+  REQUIRE(session->Run(inputs).ok());
+  int convs = 0;
+  for (const NodeProfile& n : session->Profile()) {
+    if (n.op_type.rfind("Conv", 0) != 0) continue;
+    ++convs;
+    INFO(n.detail);
+    CHECK(n.detail.find(" | jit") != std::string::npos);
+  }
+  CHECK(convs == 4);
+}
+
 TEST_CASE("Conv weights computed from blocked data are read plain", "[layout]") {
   // Weights scaled per input channel by a vector computed from blocked activations (a
   // squeeze-excitation scale folded into the next conv): the Mul runs on blocked data, and the

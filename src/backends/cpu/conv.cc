@@ -162,11 +162,17 @@ class ConvKernel final : public core::Kernel {
     attr.set_post_ops(ops);
     add_after_ = false;
     const memory::desc user_x = LayoutDesc(x_layout_, x), user_y = LayoutDesc(y_layout_, y);
+    // oneDNN's first-layer kernel reads an input of fewer channels than one block from plain
+    // NCHW and writes blocked dst (see propagate_layouts.cc). Its own choice of layouts would be
+    // brgconv on nhwc with reorders around it: as fast, but ~1.5 ms to create.
+    const bool first_layer = x_layout_ == core::Layout::kPlain && x.size() == 4 && group_ == 1 &&
+                             x[1] < core::kChannelBlock &&
+                             ElementCount(std::span(w).subspan(2)) > 1;
     // oneDNN 2.6 has no jit kernel from a blocked src to a plain dst, and its own choice of
     // layouts (nhwc) reorders both sides: writing blocked dst and reordering only it is cheaper
     // (shufflenet's conv5 ~0.55 -> ~0.42 ms).
     const bool blocked_to_plain =
-        x_layout_ == core::Layout::kBlocked && y_layout_ == core::Layout::kPlain;
+        (x_layout_ == core::Layout::kBlocked || first_layer) && y_layout_ == core::Layout::kPlain;
     const memory::desc run_y = blocked_to_plain ? LayoutDesc(core::Layout::kBlocked, y) : user_y;
     auto make = [&](const memory::desc& src, const memory::desc& dst,
                     const dnnl::primitive_attr& with,
@@ -177,7 +183,8 @@ class ConvKernel final : public core::Kernel {
     // Blocked values run in their own layout: oneDNN's jit kernels read and write it directly.
     // Otherwise (or should oneDNN refuse that) it picks src/dst layouts itself, with reorders
     // from and to the values' layouts around each run.
-    const bool flows = x_layout_ == core::Layout::kBlocked || y_layout_ == core::Layout::kBlocked;
+    const bool flows =
+        x_layout_ == core::Layout::kBlocked || y_layout_ == core::Layout::kBlocked || first_layer;
     Result<dnnl::convolution_forward::primitive_desc> pd =
         flows ? make(user_x, run_y, attr) : Unsupported("plain values");
     if (pd.ok() && IsReference(*pd)) pd = Unsupported("no jit kernel for these layouts");

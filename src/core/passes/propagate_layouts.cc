@@ -9,7 +9,9 @@
 // LayoutSupport and its inputs' layouts:
 // - Conv: blocked output when some consumer can take blocked data; a plain input is reordered
 //   to blocked unless it has fewer channels than one block (an image, a space-to-depth stem):
-//   oneDNN's jit kernels read those from plain NCHW directly, and refuse some padded ones.
+//   oneDNN's jit kernels read those from plain NCHW directly, and refuse padded ones but for
+//   1x1 convs. Such an input is required plain, and its consumer does not count as taking
+//   blocked data.
 // - pooling: follows its input.
 // - elementwise ops and channel Concat: blocked when an input is blocked and every other input
 //   is blocked too, can be reordered to blocked (same channel count) or is one broadcast
@@ -68,6 +70,16 @@ bool ConvCanBlock(const Graph& g, const Node& node) {
   return (c / *group) % kChannelBlock == 0 && (m / *group) % kChannelBlock == 0;
 }
 
+// oneDNN's jit kernels read a conv input of fewer channels than one block from plain NCHW only
+// (its first-layer kernel), except 1x1 convs, which pad the block. Blocked, such an input falls
+// to brgconv with reorders around it: as fast, but ~1.5 ms to create, ~4 for the first one.
+bool ConvWantsPlainInput(const Graph& g, const Node& node) {
+  if (!ConvCanBlock(g, node) || Channels(g, node.inputs[0]) >= kChannelBlock) return false;
+  const TensorType& w = g.values[node.inputs[1]].type;
+  Result<int64_t> group = node.attrs.GetInt("group", 1);
+  return group.ok() && *group == 1 && w.dims[2] * w.dims[3] > 1;
+}
+
 // The Concat axis as a non-negative number for a rank-4 value, or -1.
 int64_t ConcatAxis(const Node& node) {
   Result<int64_t> axis = node.attrs.GetInt("axis", 1);
@@ -124,6 +136,7 @@ class LayoutPlanner {
     if (!ConvCanBlock(g_, node)) return RequireAll(n, Layout::kPlain);
     const int x = node.inputs[0];
     if (Channels(g_, x) >= kChannelBlock) Require(n, 0, Layout::kBlocked);
+    if (ConvWantsPlainInput(g_, node)) Require(n, 0, Layout::kPlain);
     // Weights and bias are read as plain tensors, also when a node computes them from blocked
     // data (weights scaled by a squeeze-excitation vector).
     for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) Require(n, i, Layout::kPlain);
@@ -217,6 +230,9 @@ class LayoutPlanner {
       if (ctx_.IsRemoved(use.node)) continue;
       const LayoutSupport s = Support(use.node);
       if (s == LayoutSupport::kConv && use.input != 0 && use.input != 3) continue;
+      if (s == LayoutSupport::kConv && use.input == 0 &&
+          ConvWantsPlainInput(g_, g_.nodes[use.node]))
+        continue;
       if (s != LayoutSupport::kPlainOnly && s != LayoutSupport::kReorder) return true;
     }
     return false;
