@@ -77,12 +77,21 @@ bool PackBlockedWeights(const dnnl::memory::desc& user, const void* plain,
   int64_t row = 1;
   while (split > 0 && row * u.dims[split - 1] <= kInnerElements) row *= u.dims[--split];
   if (split == u.ndims) row = u.dims[--split];  // one dim alone is larger: it is the row
-  std::vector<int64_t> inner(row, 0);
-  for (int64_t j = 0, rest; j < row; ++j) {
-    rest = j;
+  // Stepped like an odometer: a division per dim and element cost more than the copy itself.
+  std::vector<int64_t> inner(row);
+  std::vector<int64_t> at(u.ndims, 0);  // coordinates of element j in dims [split, ndims)
+  int64_t offset = 0;
+  for (int d = split; d < u.ndims; ++d) offset += tables[d][0];
+  for (int64_t j = 0; j < row; ++j) {
+    inner[j] = offset;
     for (int d = u.ndims - 1; d >= split; --d) {
-      inner[j] += tables[d][rest % u.dims[d]];
-      rest /= u.dims[d];
+      offset -= tables[d][at[d]];
+      if (++at[d] < u.dims[d]) {
+        offset += tables[d][at[d]];
+        break;
+      }
+      at[d] = 0;
+      offset += tables[d][0];
     }
   }
   // Padding (channels up to the block) must be zero; the scatter below skips it.
