@@ -1,5 +1,6 @@
 #include "accel/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -128,8 +129,18 @@ Result<Tensor> Tensor::Create(DType dtype, Shape shape) {
 }
 
 Result<Tensor> Tensor::Zeros(DType dtype, Shape shape) {
-  ACCEL_ASSIGN_OR_RETURN(Tensor t, Create(dtype, std::move(shape)));
-  std::memset(t.data_, 0, t.byte_size());
+  ACCEL_ASSIGN_OR_RETURN(size_t bytes, CheckedByteSize(dtype, shape));
+  // calloc hands out large blocks as fresh pages without writing them, so pages nobody reads
+  // cost nothing: the warm-up's input images, which its convolutions do not read (fastestdet's
+  // 1.5 MiB one took ~0.6 ms of page faults to zero with memset).
+  void* p = std::calloc(bytes + kAlignment, 1);
+  if (!p) return Internal("out of memory allocating " + std::to_string(bytes) + " bytes");
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = reinterpret_cast<void*>((address + kAlignment - 1) / kAlignment * kAlignment);
+  t.owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   return t;
 }
 
