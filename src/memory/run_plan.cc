@@ -32,10 +32,19 @@ bool IsViewOp(const Node& node) {
          IsOneOf(node.op_type, {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"});
 }
 
+// Binary elementwise ops: their kernels read element i of a full-shape input before writing
+// element i, so with two inputs either one may be overwritten: input 1 when input 0 is the
+// broadcast one (a squeeze-excitation Mul(scale, x)).
+bool IsBinaryElementwiseOp(std::string_view op) {
+  return IsOneOf(op, {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"});
+}
+
 // Ops whose kernels compute output element i from element i of input 0 (other inputs only
 // broadcast), so the output may overwrite input 0.
 bool IsInplaceOp(const Node& node) {
   if (!node.domain.empty()) return false;
+  if (IsBinaryElementwiseOp(node.op_type)) return true;
+  // Unary ops; Clip's min and max are scalars.
   return IsOneOf(node.op_type, {"Abs",
                                 "Neg",
                                 "Exp",
@@ -63,30 +72,15 @@ bool IsInplaceOp(const Node& node) {
                                 "Gelu",
                                 "Sin",
                                 "Cos",
-                                "Clip",
-                                "Add",
-                                "Sub",
-                                "Mul",
-                                "Div",
-                                "Pow",
-                                "Max",
-                                "Min",
-                                "Sum",
-                                "Mean"});
-}
-
-// Binary elementwise kernels read element i of a full-shape input before writing element i, so
-// with two inputs either one may be overwritten: input 1 when input 0 is the broadcast one (a
-// squeeze-excitation Mul(scale, x)).
-bool IsBinaryElementwise(const Node& node) {
-  return node.domain.empty() && node.inputs.size() == 2 &&
-         IsOneOf(node.op_type, {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"});
+                                "Clip"});
 }
 
 // The inputs whose bytes output 0 may take over when that input dies at the node, in order of
 // preference; -1 for none.
 std::array<int, 2> InplaceInputs(const Node& node) {
-  if (IsBinaryElementwise(node)) return {0, 1};
+  if (node.domain.empty() && node.inputs.size() == 2 && IsBinaryElementwiseOp(node.op_type)) {
+    return {0, 1};
+  }
   if (IsInplaceOp(node)) return {0, -1};
   // A Conv with its sum post-op before the activation (accel_sum 1) starts from the addend in
   // dst; its kernel skips that copy when both share a buffer (backends/cpu/dnnl_util.h).
