@@ -145,8 +145,8 @@ class ConvKernel final : public core::Kernel {
       wdims[0] = w[0] / group_;
       wdims.insert(wdims.begin(), group_);
     }
-    const Precision precision =
-        ConvPrecision(precision_, group_, x[1], ElementCount(std::span(w).subspan(2)));
+    const int64_t kernel_elements = ElementCount(std::span(w).subspan(2));
+    const Precision precision = ConvPrecision(precision_, group_, x[1], kernel_elements);
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
     // SiLU runs as a separate pass (see SiluInPlace); a sum after it then joins that pass.
@@ -166,8 +166,7 @@ class ConvKernel final : public core::Kernel {
     // NCHW and writes blocked dst (see propagate_layouts.cc). Its own choice of layouts would be
     // brgconv on nhwc with reorders around it: as fast, but ~1.5 ms to create.
     const bool first_layer = x_layout_ == core::Layout::kPlain && x.size() == 4 && group_ == 1 &&
-                             x[1] < core::kChannelBlock &&
-                             ElementCount(std::span(w).subspan(2)) > 1;
+                             x[1] < core::kChannelBlock && kernel_elements > 1;
     // oneDNN 2.6 has no jit kernel from a blocked src to a plain dst, and its own choice of
     // layouts (nhwc) reorders both sides: writing blocked dst and reordering only it is cheaper
     // (shufflenet's conv5 ~0.55 -> ~0.42 ms).
