@@ -3,6 +3,8 @@
 // is remembered under its key (KnownFastest) without timing again.
 #include "backends/cpu/impl_timing.h"
 
+#include <omp.h>
+
 #include <catch2/catch.hpp>
 #include <dnnl.hpp>
 #include <string>
@@ -33,8 +35,23 @@ std::vector<dnnl::primitive_desc> JitAndReference(int64_t size) {
   return found;
 }
 
+// On one thread: CI runs two test processes on two cores, and a two-thread jit run whose second
+// thread waits for a core can stall for a scheduler slice (several ms), as long as the reference
+// run at 12x12 took. At 24x24 the reference takes ~35 ms, far beyond such a stall.
+class OneThread {
+ public:
+  OneThread() : threads_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(threads_); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int threads_;
+};
+
 TEST_CASE("PickFastest picks the jit convolution over the reference one", "[timing]") {
-  std::vector<dnnl::primitive_desc> jit_first = JitAndReference(12);
+  const OneThread one_thread;
+  std::vector<dnnl::primitive_desc> jit_first = JitAndReference(24);
   REQUIRE(jit_first.size() == 2);
   const std::string key = "impl_timing_test jit/ref";
   CHECK_FALSE(KnownFastest(key, jit_first).has_value());
