@@ -12,6 +12,11 @@
 //                           output before the activation: y = act(op(...) + addend);
 //                           2 = the same input added after it: y = act(op(...)) + addend
 //                           (Conv and MatMul only).
+//   accel_input_scale       int: 1 = Conv input 4 (after the addend's slot) is a float32 scale
+//                           per input channel, [1, C, 1, 1], that multiplies input 0 before
+//                           the convolution: y = conv(x * scale). Only on a group-1 Conv with
+//                           constant weights and a batch of one, where it is folded into the
+//                           packed weights per run (a squeeze-excitation Mul; fuse_channel_scale).
 //
 // MatMul also takes an optional input 2: a float32 bias [N] along the output's last axis
 // (y = A x B + bias), which the optimizer fills from a following Add of a constant.
@@ -45,6 +50,7 @@ inline constexpr std::string_view kFusedActivationAttr = "accel_activation";
 inline constexpr std::string_view kFusedAlphaAttr = "accel_activation_alpha";
 inline constexpr std::string_view kFusedBetaAttr = "accel_activation_beta";
 inline constexpr std::string_view kFusedSumAttr = "accel_sum";
+inline constexpr std::string_view kFusedInputScaleAttr = "accel_input_scale";
 
 // The domain of the internal ops above.
 inline constexpr std::string_view kAccelDomain = "accel";

@@ -33,6 +33,8 @@ constexpr PassEntry kPasses[] = {
     {"fuse_residual_add", 2, RunFuseResidualAdd},
     {"fuse_activation", 2, RunFuseActivation},
     {"fuse_activation_add", 2, RunFuseActivationAdd},
+    // After fuse_activation: the scale is usually a Conv+Sigmoid's output.
+    {"fuse_channel_scale", 2, RunFuseChannelScale},
     // After the post-op fusions, so these never take an activation a MatMul could absorb.
     {"fuse_layernorm", 2, RunFuseLayerNorm},
     {"fuse_attention", 2, RunFuseAttention},
@@ -58,6 +60,8 @@ const OpDef* PassContext::op_def(size_t n) const {
 int PassContext::op_version(size_t n) const {
   return n < model_.op_versions.size() ? model_.op_versions[n] : 0;
 }
+
+Precision PassContext::precision() const { return model_.precision; }
 
 void PassContext::RemoveNode(size_t n) {
   if (removed_.size() <= n) removed_.resize(n + 1, false);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "accel/model.h"
 #include "accel/status.h"
 #include "core/graph.h"
 #include "core/op_def.h"
@@ -32,6 +33,8 @@ class PassContext {
   // pass appended).
   const OpDef* op_def(size_t n) const;
   int op_version(size_t n) const;
+  // LoadOptions::precision of the model.
+  Precision precision() const;
 
   // Every rewrite a pass makes must be counted: a pass that counted none leaves the graph
   // exactly as it found it. The count is what `accel inspect` reports.
@@ -120,6 +123,7 @@ Status RunFuseMatMulBias(Graph& g, PassContext& ctx);
 Status RunFuseResidualAdd(Graph& g, PassContext& ctx);
 Status RunFuseActivation(Graph& g, PassContext& ctx);
 Status RunFuseActivationAdd(Graph& g, PassContext& ctx);
+Status RunFuseChannelScale(Graph& g, PassContext& ctx);
 Status RunFuseLayerNorm(Graph& g, PassContext& ctx);
 Status RunFuseAttention(Graph& g, PassContext& ctx);
 Status RunFuseElementwiseChain(Graph& g, PassContext& ctx);

@@ -31,6 +31,8 @@ std::string FusedOpType(const Node& node) {
   Result<std::string> activation = node.attrs.GetString(kFusedActivationAttr, "");
   Result<int64_t> sum = node.attrs.GetInt(kFusedSumAttr, 0);
   const bool sum_before = sum.ok() && *sum == 1, sum_after = sum.ok() && *sum == 2;
+  // A fused input scale multiplies before the op.
+  if (node.attrs.Has(kFusedInputScaleAttr)) name = "Mul+" + name;
   if (sum_before) name += "+Add";
   if (activation.ok() && !activation->empty()) name += "+" + *activation;
   if (sum_after) name += "+Add";

@@ -3,11 +3,13 @@
 #include <memory>
 #include <optional>
 
+#include "backends/cpu/channel_scale.h"
 #include "backends/cpu/conv_attributes.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/impl_timing.h"
 #include "backends/cpu/post_ops.h"
 #include "backends/cpu/precision.h"
+#include "core/fused_ops.h"
 #include "core/op_def.h"
 
 namespace accel::cpu {
@@ -16,8 +18,31 @@ namespace {
 
 using dnnl::memory;
 
-// A fused residual addend follows X, W and B.
+// A fused residual addend follows X, W and B; a fused input scale follows the addend's slot.
 constexpr size_t kAddendInput = 3;
+constexpr size_t kScaleInput = 4;
+
+Result<bool> HasInputScale(const core::Attributes& attrs) {
+  ACCEL_ASSIGN_OR_RETURN(int64_t scale, attrs.GetInt(core::kFusedInputScaleAttr, 0));
+  return scale == 1;
+}
+
+// The fused input scale: float32 [1, C, 1, 1] for an input [1, C, ...] and group 1.
+Status CheckInputScale(const core::InferContext& ctx, int64_t group) {
+  if (!ctx.has_input(kScaleInput)) return InvalidModel("fused input scale needs input 4");
+  const core::TensorType& x = ctx.input_type(0);
+  const core::TensorType& s = ctx.input_type(kScaleInput);
+  if (group != 1 || s.dtype != DType::kFloat32) {
+    return InvalidModel("fused input scale needs group 1 and a float32 scale, got group " +
+                        std::to_string(group) + " and " + s.ToString());
+  }
+  if (!x.has_shape || !s.has_shape) return Status::Ok();
+  if (x.rank() < 3 || s.dims != Shape({1, x.dims[1], 1, 1}) || x.dims[0] != 1) {
+    return InvalidModel("fused input scale " + s.ToString() + " is not one value per channel of " +
+                        "the input " + x.ToString());
+  }
+  return Status::Ok();
+}
 
 Status InferConvOutput(core::InferContext& ctx) {
   ACCEL_ASSIGN_OR_RETURN(ConvNode node, ReadConvNode(ctx, "Conv"));
@@ -67,16 +92,24 @@ Status InferConvOutput(core::InferContext& ctx) {
 Status InferConv(core::InferContext& ctx) {
   ACCEL_RETURN_IF_ERROR(InferConvOutput(ctx));
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps ops, ParseFusedPostOps(ctx.attrs()));
+  ACCEL_ASSIGN_OR_RETURN(bool input_scale, HasInputScale(ctx.attrs()));
+  if (input_scale) {
+    ACCEL_ASSIGN_OR_RETURN(int64_t group, ctx.attrs().GetInt("group", 1));
+    ACCEL_RETURN_IF_ERROR(CheckInputScale(ctx, group));
+  }
   return CheckFusedAddend(ctx, ops, kAddendInput, ctx.outputs()[0]);
 }
 
 class ConvKernel final : public core::Kernel {
  public:
-  ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool const_weights,
-             core::Layout x_layout, core::Layout y_layout, Precision precision)
+  ConvKernel(WindowAttrs attrs, int64_t group, FusedPostOps post_ops, bool input_scale,
+             core::Layout scale_layout, bool const_weights, core::Layout x_layout,
+             core::Layout y_layout, Precision precision)
       : attrs_(std::move(attrs)),
         group_(group),
         post_ops_(post_ops),
+        input_scale_(input_scale),
+        scale_layout_(scale_layout),
         x_layout_(x_layout),
         y_layout_(y_layout),
         precision_(precision),
@@ -104,7 +137,23 @@ class ConvKernel final : public core::Kernel {
       conv_.PackOnly(w);
       return Status::Ok();
     }
-    conv_.Run(x, w, *y, b, sum_in_primitive_ ? addend : nullptr);
+    const float* scaled_weights = nullptr;
+    if (input_scale_) {
+      const Tensor& s = ctx.input(kScaleInput);
+      // [1, C, 1, 1] holds the channels in order in either layout; blocked pads them to 16.
+      const int64_t channels = x_shape_[1];
+      const int64_t want =
+          scale_layout_ == core::Layout::kBlocked
+              ? (channels + core::kChannelBlock - 1) / core::kChannelBlock * core::kChannelBlock
+              : channels;
+      if (s.dtype() != DType::kFloat32 || s.element_count() != want || x_shape_[0] != 1) {
+        return InvalidArgument("fused input scale " + std::string(DTypeName(s.dtype())) +
+                               ShapeToString(s.shape()) + " does not fit the input " +
+                               ShapeToString(x_shape_));
+      }
+      scaled_weights = scaled_.Apply(conv_.PackedConstant(w), s.data_as<float>());
+    }
+    conv_.Run(x, w, *y, b, sum_in_primitive_ ? addend : nullptr, scaled_weights);
     if (own_silu_) {
       // A sum after the activation is added in the same pass.
       const bool add = addend && post_ops_.sum_after_activation;
@@ -236,6 +285,9 @@ class ConvKernel final : public core::Kernel {
     impl_ = pd->impl_info_str();
     conv_.Reset(*pd, PlainDesc(Shape(wdims.begin(), wdims.end()), memory::data_type::f32), user_x,
                 user_y);
+    if (input_scale_) {
+      ACCEL_RETURN_IF_ERROR(scaled_.Prepare(conv_.user_weights_desc(), conv_.weights_desc()));
+    }
     if (precompile) conv_.PrecompilePacking();
     x_shape_ = x;
     w_shape_ = w;
@@ -270,6 +322,8 @@ class ConvKernel final : public core::Kernel {
   WindowAttrs attrs_;
   int64_t group_;
   FusedPostOps post_ops_;
+  bool input_scale_;  // input 0 is scaled per channel through the weights (scaled_)
+  core::Layout scale_layout_;
   bool add_after_ = false;  // the addend is added after the primitive, not by a post-op
   bool own_silu_ = false;   // SiLU runs after the primitive (SiluInPlace)
   bool sum_in_primitive_ = false;
@@ -280,16 +334,23 @@ class ConvKernel final : public core::Kernel {
   Shape x_shape_, w_shape_;
   bool has_bias_ = false;
   WeightedPrimitive conv_;
+  ChannelScaledWeights scaled_;
 };
 
 Result<std::unique_ptr<core::Kernel>> CreateConv(const core::KernelInit& init) {
   ACCEL_ASSIGN_OR_RETURN(ConvAttrs attrs, ParseConvAttrs(init.attrs));
   ACCEL_ASSIGN_OR_RETURN(FusedPostOps post_ops, ParseFusedPostOps(init.attrs));
   ACCEL_RETURN_IF_ERROR(RequireFloat32Input(init, 0, "Conv input"));
+  ACCEL_ASSIGN_OR_RETURN(bool input_scale, HasInputScale(init.attrs));
   bool const_weights = IsConstantInput(init, 1);
-  return std::unique_ptr<core::Kernel>(
-      std::make_unique<ConvKernel>(std::move(attrs.window), attrs.group, post_ops, const_weights,
-                                   init.input_layouts[0], init.output_layouts[0], init.precision));
+  if (input_scale &&
+      (!init.has_input(kScaleInput) || !const_weights || init.precision != Precision::kFloat32)) {
+    return InvalidModel("fused input scale needs input 4 and constant float32 weights");
+  }
+  return std::unique_ptr<core::Kernel>(std::make_unique<ConvKernel>(
+      std::move(attrs.window), attrs.group, post_ops, input_scale,
+      input_scale ? init.input_layouts[kScaleInput] : core::Layout::kPlain, const_weights,
+      init.input_layouts[0], init.output_layouts[0], init.precision));
 }
 
 }  // namespace

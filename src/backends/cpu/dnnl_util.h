@@ -173,6 +173,7 @@ class WeightedPrimitive {
     addend_ = dnnl::memory(user_dst_, CpuEngine(), DNNL_MEMORY_NONE);
     bias_user_ =
         bias_.is_zero() ? dnnl::memory() : dnnl::memory(bias_, CpuEngine(), DNNL_MEMORY_NONE);
+    given_weights_ = dnnl::memory(weights_, CpuEngine(), DNNL_MEMORY_NONE);
     src_reorder_ = src_blocked_ ? dnnl::reorder(src_user_, src_blocked_) : dnnl::reorder();
     // A blocked result for a plain output goes through LayoutCopy, which has fast paths for
     // channel counts that are not a multiple of 16 (ultraface's heads: no reorder code at all).
@@ -207,9 +208,19 @@ class WeightedPrimitive {
     scratch_.Reserve();
   }
 
-  // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
+  // The constant weights packed in the primitive's layout (weights_desc()), packing them on the
+  // first call.
+  const float* PackedConstant(const Tensor& weights) {
+    return static_cast<const float*>(
+        packed_.Get(user_weights_, weights.data(), weights_, true).get_data_handle());
+  }
+  const dnnl::memory::desc& weights_desc() const { return weights_; }
+  const dnnl::memory::desc& user_weights_desc() const { return user_weights_; }
+
+  // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op. `packed`, when
+  // given, replaces the weights: bytes already in the primitive's layout (weights_desc()).
   void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr,
-           const Tensor* addend = nullptr) {
+           const Tensor* addend = nullptr, const float* packed_weights = nullptr) {
     dnnl::stream& stream = ThreadStream();
     src_user_.set_data_handle(const_cast<void*>(src.data()));
     dst_user_.set_data_handle(dst.data());
@@ -224,8 +235,14 @@ class WeightedPrimitive {
       if (!addend_reorder_) addend_reorder_ = dnnl::reorder(addend_, dst_mem);
       ExecuteArgs(addend_reorder_, {{DNNL_ARG_FROM, addend_.get()}, {DNNL_ARG_TO, dst_mem.get()}});
     }
+    // oneDNN's set_data_handle allocates (an argument map for zero-padding) on every call; the
+    // given weights live in one buffer per kernel, so it runs once.
+    if (packed_weights && given_weights_.get_data_handle() != packed_weights) {
+      given_weights_.set_data_handle(const_cast<float*>(packed_weights));
+    }
     const dnnl::memory packed =
-        packed_.Get(user_weights_, weights.data(), weights_, const_weights_);
+        packed_weights ? given_weights_
+                       : packed_.Get(user_weights_, weights.data(), weights_, const_weights_);
     const dnnl_memory_t scratch = scratch_.Get().get();
     if (bias) {
       bias_user_.set_data_handle(const_cast<void*>(bias->data()));
@@ -257,6 +274,7 @@ class WeightedPrimitive {
   dnnl::memory::desc src_, weights_, bias_, dst_, user_weights_, user_src_, user_dst_;
   dnnl::memory src_blocked_, dst_blocked_;  // scratch in the primitive's layouts, when blocked
   dnnl::memory src_user_, dst_user_, addend_, bias_user_;  // over the run's tensors
+  dnnl::memory given_weights_;                             // over Run's packed_weights
   dnnl::reorder src_reorder_, dst_reorder_, addend_reorder_;
   std::optional<LayoutCopy> dst_copy_;  // set: dst_blocked_ goes to dst through it
   ScratchpadArg scratch_;

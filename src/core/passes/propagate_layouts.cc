@@ -140,6 +140,7 @@ class LayoutPlanner {
     // Weights and bias are read as plain tensors, also when a node computes them from blocked
     // data (weights scaled by a squeeze-excitation vector).
     for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) Require(n, i, Layout::kPlain);
+    // A fused input scale [1, C, 1, 1] is read as is: blocked, its channels are in order too.
     const Layout out = ConsumersTakeBlocked(node.outputs[0]) ? Layout::kBlocked : Layout::kPlain;
     SetOutput(n, out);
     // A fused residual addend is added in the output's layout.
@@ -229,7 +230,9 @@ class LayoutPlanner {
     for (const ValueUse& use : uses_.consumers(v)) {
       if (ctx_.IsRemoved(use.node)) continue;
       const LayoutSupport s = Support(use.node);
-      if (s == LayoutSupport::kConv && use.input != 0 && use.input != 3) continue;
+      if (s == LayoutSupport::kConv && use.input != 0 && use.input != 3 && use.input != 4) {
+        continue;
+      }
       if (s == LayoutSupport::kConv && use.input == 0 &&
           ConvWantsPlainInput(g_, g_.nodes[use.node]))
         continue;
