@@ -95,14 +95,7 @@ void Check(const Block& b, int want) {
   const testing::GraphBuilder g = SqueezeExcite(b);
   const Model optimized = g.Require(2);
   CHECK(Folded(optimized) == want);
-  const std::vector<float> expected = RunThreeInputs(g.Require(0));
-  const std::vector<float> got = RunThreeInputs(optimized);
-  REQUIRE(got.size() == expected.size());
-  int bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (!(std::abs(got[i] - expected[i]) <= 1e-5f + 1e-4f * std::abs(expected[i]))) ++bad;
-  }
-  CHECK(bad == 0);
+  testing::CheckClose(RunThreeInputs(optimized), RunThreeInputs(g.Require(0)), 1e-5f, 1e-4f);
 }
 
 TEST_CASE("A squeeze-excitation Mul folds into the next 1x1 conv", "[fusion][channel_scale]") {

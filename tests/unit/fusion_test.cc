@@ -63,14 +63,7 @@ Fired Optimize(const Builder& b) {
 
 // The level-2 run equals the level-0 run within fp32 tolerance.
 void CheckSameAsUnoptimized(const Builder& b) {
-  std::vector<float> want = RunModel(b, 0);
-  std::vector<float> got = RunModel(b, 2);
-  REQUIRE(got.size() == want.size());
-  int bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (!(std::abs(got[i] - want[i]) <= 1e-5f + 1e-4f * std::abs(want[i]))) ++bad;
-  }
-  CHECK(bad == 0);
+  testing::CheckClose(RunModel(b, 2), RunModel(b, 0), 1e-5f, 1e-4f);
 }
 
 // Conv followed by one activation node `op` (with extra inputs/attributes from `extra`).

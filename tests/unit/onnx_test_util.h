@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -148,6 +149,18 @@ inline Model RequireModel(const std::string& bytes, const LoadOptions& options =
   INFO(model.status().ToString());
   REQUIRE(model.ok());
   return *model;
+}
+
+// Checks that `got` matches `want` element by element within atol + rtol * |want| (a NaN never
+// does), reporting how many elements miss.
+inline void CheckClose(std::span<const float> got, std::span<const float> want, float atol,
+                       float rtol) {
+  REQUIRE(got.size() == want.size());
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i]))) ++bad;
+  }
+  CHECK(bad == 0);
 }
 
 // `n` floats drawn uniformly from [-1, 1), reproducibly from `seed`.
