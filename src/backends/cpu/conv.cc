@@ -140,13 +140,8 @@ class ConvKernel final : public core::Kernel {
     const float* scaled_weights = nullptr;
     if (input_scale_) {
       const Tensor& s = ctx.input(kScaleInput);
-      // [1, C, 1, 1] holds the channels in order in either layout; blocked pads them to 16.
-      const int64_t channels = x_shape_[1];
-      const int64_t want =
-          scale_layout_ == core::Layout::kBlocked
-              ? (channels + core::kChannelBlock - 1) / core::kChannelBlock * core::kChannelBlock
-              : channels;
-      if (s.dtype() != DType::kFloat32 || s.element_count() != want || x_shape_[0] != 1) {
+      if (s.dtype() != DType::kFloat32 || s.element_count() != scale_elements_ ||
+          x_shape_[0] != 1) {
         return InvalidArgument("fused input scale " + std::string(DTypeName(s.dtype())) +
                                ShapeToString(s.shape()) + " does not fit the input " +
                                ShapeToString(x_shape_));
@@ -287,6 +282,8 @@ class ConvKernel final : public core::Kernel {
                 user_y);
     if (input_scale_) {
       ACCEL_RETURN_IF_ERROR(scaled_.Prepare(conv_.user_weights_desc(), conv_.weights_desc()));
+      // [1, C, 1, 1] holds the channels in order in either layout; blocked pads them to 16.
+      scale_elements_ = ElementCount(core::PhysicalShape(scale_layout_, Shape{1, x[1], 1, 1}));
     }
     if (precompile) conv_.PrecompilePacking();
     x_shape_ = x;
@@ -324,8 +321,9 @@ class ConvKernel final : public core::Kernel {
   FusedPostOps post_ops_;
   bool input_scale_;  // input 0 is scaled per channel through the weights (scaled_)
   core::Layout scale_layout_;
-  bool add_after_ = false;  // the addend is added after the primitive, not by a post-op
-  bool own_silu_ = false;   // SiLU runs after the primitive (SiluInPlace)
+  int64_t scale_elements_ = 0;  // of the scale tensor for the last shapes, padding included
+  bool add_after_ = false;      // the addend is added after the primitive, not by a post-op
+  bool own_silu_ = false;       // SiLU runs after the primitive (SiluInPlace)
   bool sum_in_primitive_ = false;
   std::string impl_;  // oneDNN's implementation for the last shapes, for profiles
   core::Layout x_layout_, y_layout_;

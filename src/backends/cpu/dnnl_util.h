@@ -217,8 +217,9 @@ class WeightedPrimitive {
   const dnnl::memory::desc& weights_desc() const { return weights_; }
   const dnnl::memory::desc& user_weights_desc() const { return user_weights_; }
 
-  // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op. `packed`, when
-  // given, replaces the weights: bytes already in the primitive's layout (weights_desc()).
+  // `addend` (dst's shape, or nullptr) is placed in dst first for a sum post-op.
+  // `packed_weights`, when given, replace the weights: bytes already in the primitive's layout
+  // (weights_desc()).
   void Run(const Tensor& src, const Tensor& weights, Tensor& dst, const Tensor* bias = nullptr,
            const Tensor* addend = nullptr, const float* packed_weights = nullptr) {
     dnnl::stream& stream = ThreadStream();
@@ -235,8 +236,7 @@ class WeightedPrimitive {
       if (!addend_reorder_) addend_reorder_ = dnnl::reorder(addend_, dst_mem);
       ExecuteArgs(addend_reorder_, {{DNNL_ARG_FROM, addend_.get()}, {DNNL_ARG_TO, dst_mem.get()}});
     }
-    // oneDNN's set_data_handle allocates (an argument map for zero-padding) on every call; the
-    // given weights live in one buffer per kernel, so it runs once.
+    // Given weights live in one buffer per kernel (ChannelScaledWeights): pointed at once.
     if (packed_weights && given_weights_.get_data_handle() != packed_weights) {
       given_weights_.set_data_handle(const_cast<float*>(packed_weights));
     }
