@@ -27,6 +27,7 @@ struct PassEntry {
 constexpr PassEntry kPasses[] = {
     {"constant_folding", 1, RunConstantFolding, 8},
     {"eliminate_noops", 1, RunEliminateNoOps},
+    {"merge_duplicate_nodes", 1, RunMergeDuplicateNodes},
     {"dead_code_elimination", 1, RunDeadCodeElimination},
     {"fold_batchnorm", 1, RunFoldBatchNorm},
     {"fuse_matmul_bias", 2, RunFuseMatMulBias},

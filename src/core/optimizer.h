@@ -117,6 +117,7 @@ Status Optimize(internal::ModelImpl& model, const OptimizerOptions& options,
 // The passes (one file each in src/core/passes/).
 Status RunEliminateNoOps(Graph& g, PassContext& ctx);
 Status RunConstantFolding(Graph& g, PassContext& ctx);
+Status RunMergeDuplicateNodes(Graph& g, PassContext& ctx);
 Status RunDeadCodeElimination(Graph& g, PassContext& ctx);
 Status RunFoldBatchNorm(Graph& g, PassContext& ctx);
 Status RunFuseMatMulBias(Graph& g, PassContext& ctx);

@@ -1,0 +1,105 @@
+// merge_duplicate_nodes (core/passes/merge_duplicate_nodes.cc): nodes computing the same thing
+// are merged. Each case checks how many nodes the pass merged and that the optimized model's
+// outputs equal the unoptimized model's (optimization level 0, every node as written) exactly:
+// merging changes no arithmetic.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "accel/accel.h"
+#include "core/model_impl.h"
+#include "onnx_test_util.h"
+
+namespace accel {
+namespace {
+
+int Merged(const Model& model) {
+  for (const core::PassReport& r : model.internal_impl().optimizer_report) {
+    if (r.name == "merge_duplicate_nodes") return r.rewrites;
+  }
+  return -1;
+}
+
+void Check(const testing::GraphBuilder& g, int want) {
+  const Model optimized = g.Require(2);
+  CHECK(Merged(optimized) == want);
+  const std::vector<float> got = testing::RunOnRandomInputs(optimized, 7, 2.0f, 2);
+  const std::vector<float> expected = testing::RunOnRandomInputs(g.Require(0), 7, 2.0f, 2);
+  testing::CheckClose(got, expected, 0.0f, 0.0f);
+}
+
+// `x[..., r::2, c::2]` as two Slices, each with its own constant inputs, as exporters write it.
+std::string SliceRowsCols(testing::GraphBuilder& g, const std::string& x, int64_t r, int64_t c,
+                          const std::string& tag) {
+  const std::string rows = "rows_" + tag;
+  const std::string cols = "cols_" + tag;
+  g.Node("Slice",
+         {x, g.Ints(rows + "_s", {1}, {r}), g.Ints(rows + "_e", {1}, {1000}),
+          g.Ints(rows + "_a", {1}, {2}), g.Ints(rows + "_t", {1}, {2})},
+         rows);
+  g.Node("Slice",
+         {rows, g.Ints(cols + "_s", {1}, {c}), g.Ints(cols + "_e", {1}, {1000}),
+          g.Ints(cols + "_a", {1}, {3}), g.Ints(cols + "_t", {1}, {2})},
+         cols);
+  return cols;
+}
+
+TEST_CASE("Duplicate nodes are merged", "[optimizer][merge_duplicates]") {
+  SECTION("YOLO's Focus stem slices each row set twice") {
+    testing::GraphBuilder g(13, 1);
+    g.Input("x", {1, 3, 8, 10});
+    std::vector<std::string> parts = {
+        SliceRowsCols(g, "x", 0, 0, "a"), SliceRowsCols(g, "x", 1, 0, "b"),
+        SliceRowsCols(g, "x", 0, 1, "c"), SliceRowsCols(g, "x", 1, 1, "d")};
+    onnx::NodeProto* concat = g.Node("Concat", parts, "y");
+    *concat->add_attribute() = testing::IntAttr("axis", 1);
+    g.Output("y");
+    Check(g, 2);  // the row slices of "c" and "d" repeat those of "a" and "b"
+  }
+  SECTION("chains merge node after node") {
+    testing::GraphBuilder g(13, 2);
+    g.Input("x", {2, 5});
+    const std::string w = g.Weight("w", {5, 4});
+    g.Node("MatMul", {"x", w}, "m1");
+    g.Node("MatMul", {"x", w}, "m2");
+    g.Node("Relu", {"m1"}, "r1");
+    g.Node("Relu", {"m2"}, "r2");
+    g.Node("Sub", {"r1", "r2"}, "zero");
+    g.Node("Add", {"zero", "m1"}, "y");
+    g.Output("y");
+    Check(g, 2);
+  }
+}
+
+TEST_CASE("Nodes that differ are not merged", "[optimizer][merge_duplicates]") {
+  SECTION("different attributes") {
+    testing::GraphBuilder g(13, 3);
+    g.Input("x", {4, 6});
+    *g.Node("LeakyRelu", {"x"}, "a")->add_attribute() = testing::FloatAttr("alpha", 0.1f);
+    *g.Node("LeakyRelu", {"x"}, "b")->add_attribute() = testing::FloatAttr("alpha", 0.2f);
+    g.Node("Sub", {"a", "b"}, "y");
+    g.Output("y");
+    Check(g, 0);
+  }
+  SECTION("constant inputs with different contents") {
+    testing::GraphBuilder g(13, 4);
+    g.Input("x", {1, 3, 8, 10});
+    std::vector<std::string> parts = {SliceRowsCols(g, "x", 0, 0, "a"),
+                                      SliceRowsCols(g, "x", 1, 0, "b")};
+    *g.Node("Concat", parts, "y")->add_attribute() = testing::IntAttr("axis", 1);
+    g.Output("y");
+    Check(g, 0);
+  }
+  SECTION("a duplicate the caller receives keeps its own node") {
+    testing::GraphBuilder g(13, 5);
+    g.Input("x", {3, 7});
+    g.Node("Sigmoid", {"x"}, "a");
+    g.Node("Sigmoid", {"x"}, "b");
+    g.Output("a");
+    g.Output("b");
+    Check(g, 0);
+  }
+}
+
+}  // namespace
+}  // namespace accel
