@@ -40,6 +40,11 @@
 //                           operand, -1 for the scalar), scalars (floats: the scalar operand),
 //                           operand_first (ints: 1 when the operand is the left-hand side).
 //                           The ops apply in turn to each element of X (fuse_elementwise_chain).
+//   accel.SpaceToDepth      input X [N, C, H, W], any type; attributes blocksize b (int, >= 1,
+//                           dividing H and W), offsets (ints: (row, column) pairs inside the
+//                           block, one per channel group g). Y [N, G*C, H/b, W/b] with
+//                           Y[n, g*C + c, h, w] = X[n, c, h*b + row_g, w*b + column_g]. From a
+//                           channel Concat of step-b Slices, YOLO's Focus (fuse_space_to_depth).
 #pragma once
 
 #include <string_view>

@@ -40,6 +40,7 @@ constexpr PassEntry kPasses[] = {
     {"fuse_layernorm", 2, RunFuseLayerNorm},
     {"fuse_attention", 2, RunFuseAttention},
     {"fuse_elementwise_chain", 2, RunFuseElementwiseChain},
+    {"fuse_space_to_depth", 2, RunFuseSpaceToDepth},
     // Last: it decides layouts for the final set of nodes.
     {"propagate_layouts", 2, RunPropagateLayouts},
 };

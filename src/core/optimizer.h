@@ -128,6 +128,7 @@ Status RunFuseChannelScale(Graph& g, PassContext& ctx);
 Status RunFuseLayerNorm(Graph& g, PassContext& ctx);
 Status RunFuseAttention(Graph& g, PassContext& ctx);
 Status RunFuseElementwiseChain(Graph& g, PassContext& ctx);
+Status RunFuseSpaceToDepth(Graph& g, PassContext& ctx);
 Status RunPropagateLayouts(Graph& g, PassContext& ctx);
 
 }  // namespace accel::core

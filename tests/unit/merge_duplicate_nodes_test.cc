@@ -28,20 +28,10 @@ void Check(const testing::GraphBuilder& g, int want) {
   testing::CheckClose(got, expected, 0.0f, 0.0f);
 }
 
-// `x[..., r::2, c::2]` as two Slices, each with its own constant inputs, as exporters write it.
+// `x[..., r::2, c::2]` as a row Slice and a column Slice, as exporters write it.
 std::string SliceRowsCols(testing::GraphBuilder& g, const std::string& x, int64_t r, int64_t c,
                           const std::string& tag) {
-  const std::string rows = "rows_" + tag;
-  const std::string cols = "cols_" + tag;
-  g.Node("Slice",
-         {x, g.Ints(rows + "_s", {1}, {r}), g.Ints(rows + "_e", {1}, {1000}),
-          g.Ints(rows + "_a", {1}, {2}), g.Ints(rows + "_t", {1}, {2})},
-         rows);
-  g.Node("Slice",
-         {rows, g.Ints(cols + "_s", {1}, {c}), g.Ints(cols + "_e", {1}, {1000}),
-          g.Ints(cols + "_a", {1}, {3}), g.Ints(cols + "_t", {1}, {2})},
-         cols);
-  return cols;
+  return g.SliceToEnd(g.SliceToEnd(x, "rows_" + tag, {r}, {2}, {2}), "cols_" + tag, {c}, {3}, {2});
 }
 
 TEST_CASE("Duplicate nodes are merged", "[optimizer][merge_duplicates]") {

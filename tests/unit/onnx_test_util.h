@@ -284,6 +284,20 @@ struct GraphBuilder {
                         const std::string& out) {
     return AddNode(m, out + "_node", op, ins, {out});
   }
+  // Slice of `x` from `starts` to the end along `axes` with `steps`, its constant inputs named
+  // after `out` (exporters give each Slice its own).
+  std::string SliceToEnd(const std::string& x, const std::string& out,
+                         const std::vector<int64_t>& starts, const std::vector<int64_t>& axes,
+                         const std::vector<int64_t>& steps) {
+    const int64_t n = static_cast<int64_t>(axes.size());
+    Node("Slice",
+         {x, Ints(out + "_starts", {n}, starts),
+          Ints(out + "_ends", {n}, std::vector<int64_t>(axes.size(), kEnd)),
+          Ints(out + "_axes", {n}, axes), Ints(out + "_steps", {n}, steps)},
+         out);
+    return out;
+  }
+  static constexpr int64_t kEnd = int64_t{1} << 40;
   std::string Bytes() const { return m.SerializeAsString(); }
   // Loads the model at an optimization level, with some passes disabled; it must be valid.
   Model Require(int level, std::vector<std::string> disabled_passes = {}) const {

@@ -1,5 +1,7 @@
 // DepthToSpace and SpaceToDepth: fixed reshape-transpose-reshape patterns, done as one strided
-// copy.
+// copy. Also accel.SpaceToDepth, SpaceToDepth with the channel groups in any order (YOLO's Focus
+// stem: four step-2 Slices and a Concat, fuse_space_to_depth).
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -103,8 +105,85 @@ Status ComputeSpaceToDepth(core::KernelContext& ctx, const core::Attributes& att
   return Status::Ok();
 }
 
+// accel.SpaceToDepth's offsets: (row, column) pairs inside the block, one per channel group.
+Result<std::vector<int64_t>> GroupOffsets(const core::Attributes& attrs, int64_t b) {
+  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, attrs.RequireInts("offsets"));
+  if (offsets.empty() || offsets.size() % 2 != 0) {
+    return InvalidModel("offsets must hold (row, column) pairs");
+  }
+  for (int64_t o : offsets) {
+    if (o < 0 || o >= b)
+      return InvalidModel("offset " + std::to_string(o) + " is outside the block");
+  }
+  return offsets;
+}
+
+Status InferGroupedSpaceToDepth(core::InferContext& ctx) {
+  const core::TensorType& in = ctx.input_type(0);
+  ACCEL_ASSIGN_OR_RETURN(int64_t b, BlockSize(ctx.attrs()));
+  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, GroupOffsets(ctx.attrs(), b));
+  if (!in.has_shape) {
+    ctx.set_output(0, in.dtype, {-1, -1, -1, -1});
+    return Status::Ok();
+  }
+  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> dims, SpaceToDepthDims(in.dims, b));
+  const int64_t groups = static_cast<int64_t>(offsets.size() / 2);
+  dims[1] = in.dims[1] < 0 ? -1 : in.dims[1] * groups;
+  ctx.set_output(0, in.dtype, std::move(dims));
+  return Status::Ok();
+}
+
+// Every b-th element of a row, starting at `src`.
+template <typename T>
+void PickRow(std::byte* dst, const std::byte* src, int64_t n, int64_t b) {
+  T* d = reinterpret_cast<T*>(dst);
+  const T* s = reinterpret_cast<const T*>(src);
+  if (b == 2) {  // a constant stride the compiler vectorizes
+    for (int64_t i = 0; i < n; ++i) d[i] = s[2 * i];
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) d[i] = s[i * b];
+}
+
+using PickRowFn = void (*)(std::byte*, const std::byte*, int64_t, int64_t);
+
+// Output row (n, g*C + c, h) = input row (n, c, h*b + r_g) from column c_g on, every b-th
+// element. One task per (n, c, h) handles all groups, so the b input rows it reads are read once.
+Status ComputeGroupedSpaceToDepth(core::KernelContext& ctx, const core::Attributes& attrs,
+                                  int opset) {
+  const Tensor& in = ctx.input(0);
+  ACCEL_ASSIGN_OR_RETURN(int64_t b, BlockSize(attrs));
+  ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, GroupOffsets(attrs, b));
+  ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
+  const size_t e = DTypeSize(in.dtype());
+  PickRowFn pick = e == 4   ? PickRow<uint32_t>
+                   : e == 2 ? PickRow<uint16_t>
+                   : e == 8 ? PickRow<uint64_t>
+                            : PickRow<uint8_t>;
+  const int64_t n = in.shape()[0], c = in.shape()[1], h = in.shape()[2], w = in.shape()[3];
+  const int64_t ho = h / b, wo = w / b, groups = static_cast<int64_t>(offsets.size() / 2);
+  const auto* src = static_cast<const std::byte*>(in.data());
+  auto* dst = static_cast<std::byte*>(out->data());
+  const int64_t tasks = n * c * ho;
+  const bool parallel = tasks > 1 && out->byte_size() >= (size_t{1} << 16);
+#pragma omp parallel for if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t row = t % ho, ch = (t / ho) % c, img = t / (ho * c);
+    const std::byte* block = src + ((img * c + ch) * h + row * b) * w * static_cast<int64_t>(e);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t r = offsets[2 * g], col = offsets[2 * g + 1];
+      std::byte* o =
+          dst + (((img * groups + g) * c + ch) * ho + row) * wo * static_cast<int64_t>(e);
+      pick(o, block + (r * w + col) * static_cast<int64_t>(e), wo, b);
+    }
+  }
+  return Status::Ok();
+}
+
 constexpr core::CreateKernelFn CreateDepthToSpace = dm::CreateFunctionKernel<ComputeDepthToSpace>;
 constexpr core::CreateKernelFn CreateSpaceToDepth = dm::CreateFunctionKernel<ComputeSpaceToDepth>;
+constexpr core::CreateKernelFn CreateGroupedSpaceToDepth =
+    dm::CreateFunctionKernel<ComputeGroupedSpaceToDepth>;
 
 }  // namespace
 
@@ -118,6 +197,13 @@ const core::OpDef& DepthToSpaceOpDef() {
 const core::OpDef& SpaceToDepthOpDef() {
   static const core::OpDef def{
       "SpaceToDepth", "", {1, 13, 28}, 1, InferBlocks<SpaceToDepthDims>, CreateSpaceToDepth,
+  };
+  return def;
+}
+
+const core::OpDef& AccelSpaceToDepthOpDef() {
+  static const core::OpDef def{
+      "SpaceToDepth", "accel", {1}, 1, InferGroupedSpaceToDepth, CreateGroupedSpaceToDepth,
   };
   return def;
 }
