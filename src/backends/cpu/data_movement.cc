@@ -1,5 +1,7 @@
 #include "backends/cpu/data_movement.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -75,12 +77,167 @@ void CopyRow(uint8_t* dst, const uint8_t* src, int64_t n, int64_t stride) {
   for (int64_t i = 0; i < n; ++i) std::memcpy(d + i, src + i * stride, sizeof(T));
 }
 
+// Transposes an ni x nj block: element (i, j) moves from src + i * sizeof(T) + j * src_stride
+// (bytes) to dst[i * dst_stride + j]. Reads are strided, writes contiguous.
+template <typename T>
+void ScalarBlock(T* dst, int64_t dst_stride, const uint8_t* src, int64_t src_stride, int64_t ni,
+                 int64_t nj) {
+  for (int64_t i = 0; i < ni; ++i) {
+    const uint8_t* si = src + i * static_cast<int64_t>(sizeof(T));
+    T* di = dst + i * dst_stride;
+    for (int64_t j = 0; j < nj; ++j) std::memcpy(di + j, si + j * src_stride, sizeof(T));
+  }
+}
+
+// ScalarBlock for 4-byte elements, in registers where the CPU allows.
+using Block4Fn = void (*)(uint32_t* dst, int64_t dst_stride, const uint8_t* src, int64_t src_stride,
+                          int64_t ni, int64_t nj);
+
+// GCC 12's AVX-512 shuffle intrinsics pass _mm512_undefined_ps() as the unused merge source,
+// which -Wmaybe-uninitialized reports at every call (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// In-register transpose of 16 rows of 16 floats: afterwards r[c] holds column c.
+[[gnu::target("avx512f"), gnu::always_inline]] inline void Transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int k = 0; k < 16; k += 2) {  // pairs of rows interleaved within each 128-bit lane
+    t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+    t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+  }
+  __m512 u[16];  // u[4m + q], lane l: column 4l + q of rows 4m .. 4m + 3
+  for (int m = 0; m < 16; m += 4) {
+    for (int h = 0; h < 2; ++h) {
+      __m512d a = _mm512_castps_pd(t[m + h]);
+      __m512d b = _mm512_castps_pd(t[m + h + 2]);
+      u[m + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      u[m + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  }
+  for (int q = 0; q < 4; ++q) {  // 4x4 transpose of the 128-bit lanes of u[q], u[4+q], ...
+    __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44);
+    __m512 v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xee);
+    __m512 v2 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
+    __m512 v3 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xee);
+    r[q] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[4 + q] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+    r[8 + q] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + q] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+  }
+}
+
+// Ragged blocks use masked loads and stores, so no element outside the ni x nj block is touched.
+[[gnu::target("avx512f")]] void Block4Avx512(uint32_t* dst, int64_t dst_stride, const uint8_t* src,
+                                             int64_t src_stride, int64_t ni, int64_t nj) {
+  for (int64_t i0 = 0; i0 < ni; i0 += 16) {
+    const int mi = static_cast<int>(std::min<int64_t>(16, ni - i0));
+    const auto load_mask = static_cast<__mmask16>((1u << mi) - 1);
+    for (int64_t j0 = 0; j0 < nj; j0 += 16) {
+      const int mj = static_cast<int>(std::min<int64_t>(16, nj - j0));
+      const uint8_t* s = src + i0 * 4 + j0 * src_stride;
+      float* d = reinterpret_cast<float*>(dst + i0 * dst_stride + j0);
+      __m512 r[16];
+      if (mi == 16 && mj == 16) {
+        // Stepping one pointer keeps GCC from holding 16 row pointers (spilled) per block.
+        for (int q = 0; q < 16; ++q, s += src_stride) r[q] = _mm512_loadu_ps(s);
+        Transpose16(r);
+        for (int c = 0; c < 16; ++c, d += dst_stride) _mm512_storeu_ps(d, r[c]);
+        continue;
+      }
+      for (int q = 0; q < 16; ++q) {
+        r[q] = q < mj ? _mm512_maskz_loadu_ps(load_mask, s + q * src_stride) : _mm512_setzero_ps();
+      }
+      Transpose16(r);
+      const auto store_mask = static_cast<__mmask16>((1u << mj) - 1);
+      for (int c = 0; c < mi; ++c) _mm512_mask_storeu_ps(d + c * dst_stride, store_mask, r[c]);
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+// Full 8x8 blocks in registers; the ragged right and bottom strips go through ScalarBlock.
+[[gnu::target("avx2")]] void Block4Avx2(uint32_t* dst, int64_t dst_stride, const uint8_t* src,
+                                        int64_t src_stride, int64_t ni, int64_t nj) {
+  const int64_t ni8 = ni / 8 * 8, nj8 = nj / 8 * 8;
+  for (int64_t i0 = 0; i0 < ni8; i0 += 8) {
+    for (int64_t j0 = 0; j0 < nj8; j0 += 8) {
+      const uint8_t* s = src + i0 * 4 + j0 * src_stride;
+      float* d = reinterpret_cast<float*>(dst + i0 * dst_stride + j0);
+      __m256 r[8], t[8], u[8];
+      for (int q = 0; q < 8; ++q, s += src_stride) {
+        r[q] = _mm256_loadu_ps(reinterpret_cast<const float*>(s));
+      }
+      for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+      }
+      // u[4m + q], lane l: column 4l + q of rows 4m .. 4m + 3.
+      for (int m = 0; m < 8; m += 4) {
+        for (int h = 0; h < 2; ++h) {
+          u[m + 2 * h] = _mm256_shuffle_ps(t[m + h], t[m + h + 2], 0x44);
+          u[m + 2 * h + 1] = _mm256_shuffle_ps(t[m + h], t[m + h + 2], 0xee);
+        }
+      }
+      for (int q = 0; q < 4; ++q) {
+        _mm256_storeu_ps(d + q * dst_stride, _mm256_permute2f128_ps(u[q], u[4 + q], 0x20));
+        _mm256_storeu_ps(d + (4 + q) * dst_stride, _mm256_permute2f128_ps(u[q], u[4 + q], 0x31));
+      }
+    }
+  }
+  ScalarBlock(dst + nj8, dst_stride, src + nj8 * src_stride, src_stride, ni8, nj - nj8);
+  ScalarBlock(dst + ni8 * dst_stride, dst_stride, src + ni8 * 4, src_stride, ni - ni8, nj);
+}
+
+void Block4Scalar(uint32_t* dst, int64_t dst_stride, const uint8_t* src, int64_t src_stride,
+                  int64_t ni, int64_t nj) {
+  ScalarBlock(dst, dst_stride, src, src_stride, ni, nj);
+}
+
+Block4Fn PickBlock4() {
+  if (__builtin_cpu_supports("avx512f")) return &Block4Avx512;
+  if (__builtin_cpu_supports("avx2")) return &Block4Avx2;
+  return &Block4Scalar;
+}
+
+Block4Fn forced_block4 = nullptr;  // SetTransposeIsaForTesting
+
+Block4Fn Block4() {
+  static const Block4Fn picked = PickBlock4();
+  return forced_block4 ? forced_block4 : picked;
+}
+
+// Copies n 4-byte elements with non-temporal stores where dst is 16-byte aligned: no read of the
+// destination lines first, and no eviction of the working set for them.
+void StreamCopy(uint32_t* dst, const uint32_t* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && reinterpret_cast<uintptr_t>(dst + i) % 16 != 0; ++i) dst[i] = src[i];
+  for (; i + 4 <= n; i += 4) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+  _mm_sfence();  // the stores are weakly ordered: publish them before the OpenMP barrier
+}
+
+// 4-byte transposes at least this large write through a scratch strip with non-temporal stores:
+// the output exceeds a core's L2 then, and in a model run (yolox_nano's 1.2 MB head Transpose)
+// its lines are usually cold, so ordinary stores would first read every line from memory.
+constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
+constexpr int64_t kStrip = 64;                    // output rows per work unit, 4-byte elements
+constexpr int64_t kScratchElems = int64_t{8192};  // 32 KiB of stack per thread
+
 // A transpose-like copy: output dim `k` is contiguous in the source (stride = one element) while
-// the innermost output dim is strided. Copying in square tiles keeps both sides in cache.
+// the innermost output dim is strided. 4-byte elements go in strips of kStrip output rows across
+// the whole inner dim (each source cache line is used whole, the strip's output is written in
+// order); other sizes in 32x32 tiles. The work is split over (outer index, strip) so that a single
+// large matrix still uses every thread.
 template <typename T>
 void TiledCopy(uint8_t* dst, const uint8_t* src, const DimVector& dims, const DimVector& strides,
                size_t k, int64_t inner, int64_t inner_stride) {
-  constexpr int64_t kTile = 32;
+  constexpr bool kFour = sizeof(T) == 4;
+  const int64_t tile_i = kFour ? kStrip : 32;
+  const int64_t tile_j = kFour ? inner : 32;
   // Output strides (elements) of the outer dims; the inner dim has output stride 1.
   DimVector out_strides(dims.size());
   int64_t acc = inner;
@@ -88,13 +245,20 @@ void TiledCopy(uint8_t* dst, const uint8_t* src, const DimVector& dims, const Di
     out_strides[d] = acc;
     acc *= dims[d];
   }
-  int64_t rows = dims[k];
-  int64_t out_row = out_strides[k];
-  int64_t rest_count = ElementCount(dims) / rows;
-  bool parallel = rest_count > 1 && rest_count * rows * inner * sizeof(T) >= (int64_t{1} << 16);
+  const int64_t rows = dims[k];
+  const int64_t out_row = out_strides[k];
+  const int64_t rest_count = ElementCount(dims) / rows;
+  const int64_t row_tiles = (rows + tile_i - 1) / tile_i;
+  const int64_t units = rest_count * row_tiles;
+  const int64_t bytes = rest_count * rows * inner * static_cast<int64_t>(sizeof(T));
+  const bool parallel = units > 1 && bytes >= (int64_t{1} << 16);
+  // Streaming needs each strip's output to be one contiguous range.
+  const bool stream =
+      kFour && bytes >= kStreamMinBytes && out_row == inner && kStrip * inner <= kScratchElems;
+  const Block4Fn block4 = Block4();
 #pragma omp parallel for if (parallel)
-  for (int64_t r = 0; r < rest_count; ++r) {
-    int64_t src_off = 0, dst_off = 0, rest = r;
+  for (int64_t unit = 0; unit < units; ++unit) {
+    int64_t src_off = 0, dst_off = 0, rest = unit / row_tiles;
     for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
       if (static_cast<size_t>(d) == k) continue;
       int64_t i = rest % dims[d];
@@ -102,17 +266,22 @@ void TiledCopy(uint8_t* dst, const uint8_t* src, const DimVector& dims, const Di
       src_off += i * strides[d];
       dst_off += i * out_strides[d];
     }
-    const uint8_t* s = src + src_off;
-    T* o = reinterpret_cast<T*>(dst) + dst_off;
-    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
-      int64_t i1 = std::min(rows, i0 + kTile);
-      for (int64_t j0 = 0; j0 < inner; j0 += kTile) {
-        int64_t j1 = std::min(inner, j0 + kTile);
-        for (int64_t i = i0; i < i1; ++i) {
-          const uint8_t* si = s + i * static_cast<int64_t>(sizeof(T));
-          T* oi = o + i * out_row;
-          for (int64_t j = j0; j < j1; ++j) std::memcpy(oi + j, si + j * inner_stride, sizeof(T));
-        }
+    const int64_t i0 = unit % row_tiles * tile_i;
+    const int64_t ni = std::min(tile_i, rows - i0);
+    const uint8_t* s = src + src_off + i0 * static_cast<int64_t>(sizeof(T));
+    T* o = reinterpret_cast<T*>(dst) + dst_off + i0 * out_row;
+    if constexpr (kFour) {
+      if (stream) {
+        alignas(64) uint32_t scratch[kScratchElems];
+        block4(scratch, inner, s, inner_stride, ni, inner);
+        StreamCopy(o, scratch, ni * inner);
+      } else {
+        block4(o, out_row, s, inner_stride, ni, inner);
+      }
+    } else {
+      for (int64_t j0 = 0; j0 < inner; j0 += tile_j) {
+        ScalarBlock(o + j0, out_row, s + j0 * inner_stride, inner_stride, ni,
+                    std::min(tile_j, inner - j0));
       }
     }
   }
@@ -131,6 +300,21 @@ bool TryTiled(uint8_t* dst, const uint8_t* src, const DimVector& dims, const Dim
 }
 
 }  // namespace
+
+bool SetTransposeIsaForTesting(std::string_view isa) {
+  if (isa.empty()) {
+    forced_block4 = nullptr;
+  } else if (isa == "scalar") {
+    forced_block4 = &Block4Scalar;
+  } else if (isa == "avx2" && __builtin_cpu_supports("avx2")) {
+    forced_block4 = &Block4Avx2;
+  } else if (isa == "avx512" && __builtin_cpu_supports("avx512f")) {
+    forced_block4 = &Block4Avx512;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
                  std::span<const int64_t> strides_in, size_t elem_size) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -178,6 +179,10 @@ Status VisitNumeric(DType dtype, F&& f) {
 // contiguous in the source are merged so the inner loop is a memcpy whenever possible.
 void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims,
                  std::span<const int64_t> src_strides, size_t elem_size);
+
+// Test hook: makes StridedCopy's 4-byte transposes use "avx512", "avx2" or "scalar" blocks, or
+// ("") the widest this CPU has again. False, changing nothing, when the CPU lacks the ISA.
+bool SetTransposeIsaForTesting(std::string_view isa);
 
 // float16 / bfloat16 <-> float, for the few value-computing kernels that accept them.
 float HalfToFloat(uint16_t h);
