@@ -83,18 +83,11 @@ std::vector<float> RunThreeInputs(const Model& model) {
   return all;
 }
 
-int Folded(const Model& model) {
-  for (const core::PassReport& r : model.internal_impl().optimizer_report) {
-    if (r.name == "fuse_channel_scale") return r.rewrites;
-  }
-  return -1;
-}
-
 // Checks the pass folded `want` Muls and that the results match the unoptimized model.
 void Check(const Block& b, int want) {
   const testing::GraphBuilder g = SqueezeExcite(b);
   const Model optimized = g.Require(2);
-  CHECK(Folded(optimized) == want);
+  CHECK(testing::PassRewrites(optimized, "fuse_channel_scale") == want);
   testing::CheckClose(RunThreeInputs(optimized), RunThreeInputs(g.Require(0)), 1e-5f, 1e-4f);
 }
 

@@ -11,10 +11,12 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "accel/model.h"
 #include "accel/session.h"
+#include "core/model_impl.h"
 
 namespace accel::testing {
 
@@ -307,5 +309,24 @@ struct GraphBuilder {
     return RequireModel(Bytes(), options);
   }
 };
+
+// How many rewrites optimizer pass `pass` counted when `model` was loaded; -1 when it did not run.
+inline int PassRewrites(const Model& model, std::string_view pass) {
+  for (const core::PassReport& r : model.internal_impl().optimizer_report) {
+    if (r.name == pass) return r.rewrites;
+  }
+  return -1;
+}
+
+// Loads `g` with every pass, checks that `pass` rewrote `want` times, and that two runs on
+// random inputs give the unoptimized model's outputs (level 0: every node as written).
+inline void CheckPassAgainstUnoptimized(const GraphBuilder& g, std::string_view pass, int want,
+                                        float atol, float rtol) {
+  const Model optimized = g.Require(2);
+  CHECK(PassRewrites(optimized, pass) == want);
+  const std::vector<float> got = RunOnRandomInputs(optimized, 7, 2.0f, 2);
+  const std::vector<float> expected = RunOnRandomInputs(g.Require(0), 7, 2.0f, 2);
+  CheckClose(got, expected, atol, rtol);
+}
 
 }  // namespace accel::testing
