@@ -202,18 +202,25 @@ TEST_CASE("bf16 Conv computes on bf16-rounded input and weights", "[precision]")
   }
 }
 
-// Few multiply-adds per output (at most 16 input channels per group and under 64 products):
-// memory-bound, bf16 would not pay (precision.h). More taps over as few channels do pay.
+// Few multiply-adds per output (at most 16 input channels per group and under 64 products), or
+// few uses of each input value (a 1x1 conv between at most 64 channels, under 16 outputs per
+// input): memory-bound, bf16 would not pay (precision.h). More taps over as few channels, and
+// 1x1 convs that expand few channels into many, do pay.
 TEST_CASE("bf16 leaves depthwise Conv and Conv with few products per output in float32",
           "[precision]") {
-  const int64_t h = 12, m = 32;
+  const int64_t h = 12;
   struct Case {
-    int64_t c, k, group;
+    int64_t c, m, k, group;
     bool stays_fp32;
   };
-  for (const Case& t : {Case{16, 1, 1, true}, Case{32, 3, 32, true}, Case{3, 3, 1, true},
-                        Case{16, 3, 1, false}, Case{12, 3, 1, false}, Case{3, 7, 1, false}}) {
-    DYNAMIC_SECTION(t.k << "x" << t.k << " over " << t.c << " channels, group " << t.group) {
+  for (const Case& t :
+       {Case{16, 32, 1, 1, true}, Case{32, 32, 3, 32, true}, Case{3, 32, 3, 1, true},
+        Case{48, 48, 1, 1, true}, Case{96, 4, 1, 1, true}, Case{16, 32, 3, 1, false},
+        Case{12, 32, 3, 1, false}, Case{3, 32, 7, 1, false}, Case{32, 192, 1, 1, false},
+        Case{96, 96, 1, 1, false}}) {
+    DYNAMIC_SECTION(t.k << "x" << t.k << " from " << t.c << " to " << t.m << " channels, group "
+                        << t.group) {
+      const int64_t m = t.m;
       std::vector<float> x = testing::RandomFloats(t.c * h * h, 4),
                          w = testing::RandomFloats(m * t.c / t.group * t.k * t.k, 5);
       std::vector<float> b = testing::RandomFloats(m, 6);

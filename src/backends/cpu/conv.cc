@@ -190,7 +190,7 @@ class ConvKernel final : public core::Kernel {
       wdims.insert(wdims.begin(), group_);
     }
     const int64_t kernel_elements = ElementCount(std::span(w).subspan(2));
-    const Precision precision = ConvPrecision(precision_, group_, x[1], kernel_elements);
+    const Precision precision = ConvPrecision(precision_, group_, x[1], w[0], kernel_elements);
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({w[0]}, memory::data_type::f32) : memory::desc();
     // SiLU runs as a separate pass (see SiluInPlace); a sum after it then joins that pass.

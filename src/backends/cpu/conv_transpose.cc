@@ -143,7 +143,7 @@ class ConvTransposeKernel final : public core::Kernel {
       wstrides.erase(wstrides.begin());
     }
     const Precision precision =
-        ConvPrecision(precision_, group_, x[1], ElementCount(std::span(w).subspan(2)));
+        ConvPrecision(precision_, group_, x[1], y[1], ElementCount(std::span(w).subspan(2)));
     memory::desc any_weights(wdims, ComputeType(precision), memory::format_tag::any);
     memory::desc bias_md = bias ? PlainDesc({y[1]}, memory::data_type::f32) : memory::desc();
     Result<dnnl::deconvolution_forward::primitive_desc> pd =
