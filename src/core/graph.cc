@@ -1,8 +1,17 @@
 #include "core/graph.h"
 
+#include <algorithm>
 #include <deque>
+#include <iterator>
+#include <string_view>
 
 namespace accel::core {
+
+bool IsRandomOp(const Node& node) {
+  constexpr std::string_view kOps[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                       "RandomUniformLike", "Multinomial",   "Bernoulli"};
+  return std::find(std::begin(kOps), std::end(kOps), node.op_type) != std::end(kOps);
+}
 
 bool TensorType::fully_known() const {
   if (!has_shape) return false;

@@ -55,6 +55,10 @@ struct Node {
   Attributes attrs;
 };
 
+// An op whose output is random (RandomNormal, RandomUniform, their -Like forms, Multinomial,
+// Bernoulli): it is never folded, merged with a twin or computed once for all runs.
+bool IsRandomOp(const Node& node);
+
 class Graph {
  public:
   std::vector<Node> nodes;

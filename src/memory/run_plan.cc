@@ -93,11 +93,6 @@ std::array<int, 2> InplaceInputs(const Node& node) {
   return {-1, -1};
 }
 
-// Ops that must run every time although their inputs are known.
-bool IsRandomOp(const Node& node) {
-  return node.op_type.starts_with("Random") || IsOneOf(node.op_type, {"Multinomial", "Bernoulli"});
-}
-
 Status WithNode(const Graph& g, size_t n, const Status& s) {
   if (s.ok()) return s;
   return Status(s.code(), g.NodeLabel(n) + ": " + s.message());

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
-#include <string_view>
 
 #include "core/node_eval.h"
 #include "core/optimizer.h"
@@ -15,12 +14,6 @@ namespace {
 
 // A folded result may not grow the model by more than this unless an input is as big.
 constexpr size_t kMaxFoldedBytes = size_t{16} << 20;
-
-bool IsNondeterministic(const Node& node) {
-  constexpr std::string_view kOps[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
-                                       "RandomUniformLike", "Multinomial",   "Bernoulli"};
-  return std::find(std::begin(kOps), std::end(kOps), node.op_type) != std::end(kOps);
-}
 
 // Shape and Size need only the input's static shape, not its contents.
 Result<Tensor> FoldShapeOf(const Node& node, const TensorType& in) {
@@ -53,7 +46,7 @@ std::vector<Tensor> Evaluate(const Graph& g, size_t n, const PassContext& ctx,
                              std::vector<Tensor>& scratch) {
   const Node& node = g.nodes[n];
   const OpDef* def = ctx.op_def(n);
-  if (!def || IsNondeterministic(node)) return {};
+  if (!def || IsRandomOp(node)) return {};
   size_t largest_input = 0;
   for (int in : node.inputs) {
     if (in == kNoValue) continue;

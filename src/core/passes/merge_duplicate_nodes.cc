@@ -53,14 +53,6 @@ bool SameAttributes(const Attributes& a, const Attributes& b) {
   return true;
 }
 
-// Ops whose repeated evaluation must give different results.
-bool IsNondeterministic(const Node& node) {
-  const std::string& op = node.op_type;
-  return !node.domain.empty() || op == "RandomNormal" || op == "RandomNormalLike" ||
-         op == "RandomUniform" || op == "RandomUniformLike" || op == "Multinomial" ||
-         op == "Bernoulli";
-}
-
 // For each value, the first value known to hold the same data: small fixed constants with
 // equal contents share one id, every other value is its own.
 std::vector<int> ConstantIds(const Graph& g) {
@@ -98,7 +90,8 @@ Status RunMergeDuplicateNodes(Graph& g, PassContext& ctx) {
     for (int& in : node.inputs) {
       if (in != kNoValue && id[in] != in && !g.values[in].constant) in = id[in];
     }
-    if (IsNondeterministic(node) || node.inputs.empty()) continue;
+    // Only ONNX ops: their semantics are known to depend on nothing but inputs and attributes.
+    if (!node.domain.empty() || IsRandomOp(node) || node.inputs.empty()) continue;
     std::string key = node.op_type + '|' + std::to_string(node.opset);
     for (int in : node.inputs) key += '|' + std::to_string(in == kNoValue ? kNoValue : id[in]);
     std::vector<size_t>& candidates = seen[key];
