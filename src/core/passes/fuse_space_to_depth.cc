@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/passes/fusion_util.h"
+#include "core/shape_utils.h"
 
 namespace accel::core {
 
@@ -23,16 +24,9 @@ struct Pick {
 
 std::optional<std::vector<int64_t>> FixedInts(const Graph& g, int v) {
   if (v == kNoValue || !IsFixedConstant(g, v)) return std::nullopt;
-  const Tensor& t = *g.values[v].constant;
-  if (t.dtype() == DType::kInt64) {
-    std::span<const int64_t> s = t.values<int64_t>();
-    return std::vector<int64_t>(s.begin(), s.end());
-  }
-  if (t.dtype() == DType::kInt32) {
-    std::span<const int32_t> s = t.values<int32_t>();
-    return std::vector<int64_t>(s.begin(), s.end());
-  }
-  return std::nullopt;
+  Result<std::vector<int64_t>> ints = ReadInts(*g.values[v].constant);
+  if (!ints.ok()) return std::nullopt;
+  return *std::move(ints);
 }
 
 // Adds one Slice (opset 10+, constant starts/ends/axes/steps over a rank-4 input of known
@@ -83,15 +77,6 @@ std::optional<Pick> TracePick(const Graph& g, const ValueUses& uses, int v, int*
   return std::nullopt;
 }
 
-// Only node n reads v (maybe more than once: a part may repeat), and the caller does not.
-bool OnlyReadBy(const ValueUses& uses, int v, int n) {
-  if (uses.is_graph_output(v)) return false;
-  for (const ValueUse& u : uses.consumers(v)) {
-    if (u.node != n) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Status RunFuseSpaceToDepth(Graph& g, PassContext& ctx) {
@@ -108,7 +93,7 @@ Status RunFuseSpaceToDepth(Graph& g, PassContext& ctx) {
     bool ok = true;
     for (int in : concat.inputs) {
       int from = kNoValue;
-      std::optional<Pick> pick = in == kNoValue || !OnlyReadBy(uses, in, static_cast<int>(n))
+      std::optional<Pick> pick = in == kNoValue || !uses.OnlyUsedBy(in, static_cast<int>(n))
                                      ? std::nullopt
                                      : TracePick(g, uses, in, &from, slices);
       if (!pick || (x != kNoValue && from != x) || (step != 0 && pick->step != step)) {
