@@ -363,24 +363,28 @@ void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims_in,
       offset += (rest % dims[k]) * strides[k];
       rest /= dims[k];
     }
-    const uint8_t* s = in + offset;
-    uint8_t* d = out + o * row_bytes;
-    switch (block) {
-      case 1:
-        CopyRow<uint8_t>(d, s, inner, inner_stride);
-        break;
-      case 2:
-        CopyRow<uint16_t>(d, s, inner, inner_stride);
-        break;
-      case 4:
-        CopyRow<uint32_t>(d, s, inner, inner_stride);
-        break;
-      case 8:
-        CopyRow<uint64_t>(d, s, inner, inner_stride);
-        break;
-      default:
-        for (int64_t i = 0; i < inner; ++i) std::memcpy(d + i * block, s + i * inner_stride, block);
-    }
+    CopyStridedRow(out + o * row_bytes, in + offset, inner, inner_stride, block);
+  }
+}
+
+void CopyStridedRow(void* dst, const void* src, int64_t n, int64_t src_stride, size_t elem_size) {
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(src);
+  switch (elem_size) {
+    case 1:
+      CopyRow<uint8_t>(d, s, n, src_stride);
+      break;
+    case 2:
+      CopyRow<uint16_t>(d, s, n, src_stride);
+      break;
+    case 4:
+      CopyRow<uint32_t>(d, s, n, src_stride);
+      break;
+    case 8:
+      CopyRow<uint64_t>(d, s, n, src_stride);
+      break;
+    default:
+      for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * elem_size, s + i * src_stride, elem_size);
   }
 }
 

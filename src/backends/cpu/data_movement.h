@@ -180,6 +180,10 @@ Status VisitNumeric(DType dtype, F&& f) {
 void StridedCopy(void* dst, const void* src, std::span<const int64_t> dims,
                  std::span<const int64_t> src_strides, size_t elem_size);
 
+// Copies n elements of `elem_size` bytes lying `src_stride` bytes apart in src to contiguous
+// dst (one row of StridedCopy; a stride of two elements, a step-2 Slice, is vectorized).
+void CopyStridedRow(void* dst, const void* src, int64_t n, int64_t src_stride, size_t elem_size);
+
 // Test hook: makes StridedCopy's 4-byte transposes use "avx512", "avx2" or "scalar" blocks, or
 // ("") the widest this CPU has again. False, changing nothing, when the CPU lacks the ISA.
 bool SetTransposeIsaForTesting(std::string_view isa);

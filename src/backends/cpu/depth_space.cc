@@ -1,7 +1,6 @@
 // DepthToSpace and SpaceToDepth: fixed reshape-transpose-reshape patterns, done as one strided
 // copy. Also accel.SpaceToDepth, SpaceToDepth with the channel groups in any order (YOLO's Focus
 // stem: four step-2 Slices and a Concat, fuse_space_to_depth).
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -112,8 +111,9 @@ Result<std::vector<int64_t>> GroupOffsets(const core::Attributes& attrs, int64_t
     return InvalidModel("offsets must hold (row, column) pairs");
   }
   for (int64_t o : offsets) {
-    if (o < 0 || o >= b)
+    if (o < 0 || o >= b) {
       return InvalidModel("offset " + std::to_string(o) + " is outside the block");
+    }
   }
   return offsets;
 }
@@ -133,20 +133,6 @@ Status InferGroupedSpaceToDepth(core::InferContext& ctx) {
   return Status::Ok();
 }
 
-// Every b-th element of a row, starting at `src`.
-template <typename T>
-void PickRow(std::byte* dst, const std::byte* src, int64_t n, int64_t b) {
-  T* d = reinterpret_cast<T*>(dst);
-  const T* s = reinterpret_cast<const T*>(src);
-  if (b == 2) {  // a constant stride the compiler vectorizes
-    for (int64_t i = 0; i < n; ++i) d[i] = s[2 * i];
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) d[i] = s[i * b];
-}
-
-using PickRowFn = void (*)(std::byte*, const std::byte*, int64_t, int64_t);
-
 // Output row (n, g*C + c, h) = input row (n, c, h*b + r_g) from column c_g on, every b-th
 // element. One task per (n, c, h) handles all groups, so the b input rows it reads are read once.
 Status ComputeGroupedSpaceToDepth(core::KernelContext& ctx, const core::Attributes& attrs,
@@ -156,10 +142,6 @@ Status ComputeGroupedSpaceToDepth(core::KernelContext& ctx, const core::Attribut
   ACCEL_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, GroupOffsets(attrs, b));
   ACCEL_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0));
   const size_t e = DTypeSize(in.dtype());
-  PickRowFn pick = e == 4   ? PickRow<uint32_t>
-                   : e == 2 ? PickRow<uint16_t>
-                   : e == 8 ? PickRow<uint64_t>
-                            : PickRow<uint8_t>;
   const int64_t n = in.shape()[0], c = in.shape()[1], h = in.shape()[2], w = in.shape()[3];
   const int64_t ho = h / b, wo = w / b, groups = static_cast<int64_t>(offsets.size() / 2);
   const auto* src = static_cast<const std::byte*>(in.data());
@@ -174,7 +156,8 @@ Status ComputeGroupedSpaceToDepth(core::KernelContext& ctx, const core::Attribut
       const int64_t r = offsets[2 * g], col = offsets[2 * g + 1];
       std::byte* o =
           dst + (((img * groups + g) * c + ch) * ho + row) * wo * static_cast<int64_t>(e);
-      pick(o, block + (r * w + col) * static_cast<int64_t>(e), wo, b);
+      dm::CopyStridedRow(o, block + (r * w + col) * static_cast<int64_t>(e), wo,
+                         b * static_cast<int64_t>(e), e);
     }
   }
   return Status::Ok();

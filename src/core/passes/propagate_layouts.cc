@@ -234,8 +234,9 @@ class LayoutPlanner {
         continue;
       }
       if (s == LayoutSupport::kConv && use.input == 0 &&
-          ConvWantsPlainInput(g_, g_.nodes[use.node]))
+          ConvWantsPlainInput(g_, g_.nodes[use.node])) {
         continue;
+      }
       if (s != LayoutSupport::kPlainOnly && s != LayoutSupport::kReorder) return true;
     }
     return false;
